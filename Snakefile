@@ -1,0 +1,31 @@
+# proxy-attention: does CAM-guided augmentation of misclassified images help?
+#
+#   snakemake --cores 1                              run the grid in config/config.yaml
+#   snakemake --report results/report.html           HTML report after a run
+#   snakemake --cores 1 results/runs/<dataset>/<model>/<schedule>/seed<S>/fold<F>/summary.csv
+#                                                    (re)build one fold
+#
+# The chain: dataset -> index -> split -> image cache -> round 0 -> proxy step r ->
+# round r (proxy runs) / round r (baseline) -> fold summary -> aggregate -> plots.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

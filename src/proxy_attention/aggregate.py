@@ -1,0 +1,55 @@
+"""Tidy tables of every run and round, from the per-round ``metrics.json`` and ``epochs.csv`` files.
+
+Round 0 is trained once per (dataset, model, schedule, seed, fold) and shared by
+the baseline and every proxy configuration; the tables give each run its own
+copy of it, so that every run's rows start at round 0.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+# Columns that identify a run and round; the rest are hyperparameters and measurements.
+RUN_KEYS = ["dataset", "model", "schedule", "seed", "fold", "method", "config"]
+
+
+def _order(df: pd.DataFrame, first: list[str]) -> pd.DataFrame:
+    front = [c for c in first if c in df.columns]
+    return df[front + [c for c in df.columns if c not in front]]
+
+
+def run_tables(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-round metrics and per-epoch curves for the runs of one fold.
+
+    Each item of ``runs`` is a dict of the run's identity and hyperparameters plus
+    ``metrics`` and ``epochs``: the per-round file paths, round 0 first.
+    """
+    metric_rows, epoch_frames = [], []
+    for run in runs:
+        ident = {k: v for k, v in run.items() if k not in ("metrics", "epochs")}
+        for path in run["metrics"]:
+            m = json.loads(Path(path).read_text())
+            m.pop("test_pred", None)
+            m.update(ident)
+            m["metrics_file"] = str(path)
+            metric_rows.append(m)
+        for path in run["epochs"]:
+            e = pd.read_csv(path)
+            if len(e):
+                epoch_frames.append(e.assign(**ident))
+    metrics = _order(pd.DataFrame(metric_rows), RUN_KEYS + ["round", "epoch"])
+    epochs = _order(pd.concat(epoch_frames, ignore_index=True), RUN_KEYS + ["round", "epoch"]) if epoch_frames else pd.DataFrame()
+    return metrics, epochs
+
+
+def concat_tables(paths: list[str | Path], sort_by: list[str] | None = None) -> pd.DataFrame:
+    frames = [pd.read_csv(p) for p in paths]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame()
+    df = pd.concat(frames, ignore_index=True)
+    keys = [c for c in (sort_by or RUN_KEYS + ["round", "epoch"]) if c in df.columns]
+    return df.sort_values(keys, kind="stable", na_position="first").reset_index(drop=True)

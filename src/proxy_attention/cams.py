@@ -1,0 +1,95 @@
+"""Batched class activation maps with pytorch-grad-cam.
+
+CAMs always run in fp32 outside autocast, on the eager (never compiled) model,
+in the ``with`` form so hooks are removed; the model's train/eval mode is
+restored afterwards. pytorch-grad-cam swallows ``IndexError`` in ``__exit__``,
+so a CAM that produced nothing is detected here and raised, with the model and
+layer named.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pytorch_grad_cam import (
+    EigenCAM,
+    EigenGradCAM,
+    GradCAM,
+    GradCAMPlusPlus,
+    HiResCAM,
+    LayerCAM,
+    ScoreCAM,
+    XGradCAM,
+)
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from torch import nn
+
+CAM_METHODS = {
+    "gradcam": GradCAM,
+    "gradcampp": GradCAMPlusPlus,
+    "xgradcam": XGradCAM,
+    "hirescam": HiResCAM,
+    "layercam": LayerCAM,
+    "eigencam": EigenCAM,
+    "eigengradcam": EigenGradCAM,
+    "scorecam": ScoreCAM,
+}
+
+
+class CamError(RuntimeError):
+    pass
+
+
+def compute_cams(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: np.ndarray | list[int],
+    method: str,
+    layer_name: str,
+    layer: nn.Module,
+    reshape_transform=None,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """CAMs for normalised ``inputs`` (N, C, H, W) and one class per image; returns (N, H, W) float32 in [0, 1]."""
+    if method not in CAM_METHODS:
+        raise CamError(f"unknown CAM method '{method}'; choose one of {sorted(CAM_METHODS)}")
+    targets = [int(t) for t in targets]
+    if len(targets) != len(inputs):
+        raise CamError(f"{len(inputs)} images but {len(targets)} CAM targets")
+    n, _, h, w = inputs.shape
+    out = np.empty((n, h, w), dtype=np.float32)
+    if n == 0:
+        return out
+    was_training = model.training
+    device = next(model.parameters()).device
+    model_name = getattr(model, "default_cfg", {}).get("architecture", type(model).__name__)
+    filled = 0
+    try:
+        with torch.autocast(device_type=device.type, enabled=False):
+            cam_cls = CAM_METHODS[method]
+            with cam_cls(model=model, target_layers=[layer], reshape_transform=reshape_transform) as cam:
+                if method == "scorecam":
+                    cam.batch_size = batch_size
+                for start in range(0, n, batch_size):
+                    stop = min(n, start + batch_size)
+                    batch = inputs[start:stop].to(device=device, dtype=torch.float32)
+                    result = cam(
+                        input_tensor=batch,
+                        targets=[ClassifierOutputTarget(t) for t in targets[start:stop]],
+                    )
+                    if result is None or len(result) != stop - start:
+                        raise CamError("the CAM returned no map for some images")
+                    out[start:stop] = result
+                    filled = stop
+    except CamError as e:
+        raise CamError(f"{method} on {model_name} at layer '{layer_name}' failed: {e}") from e
+    except Exception as e:  # surface every failure, naming model and layer
+        raise CamError(f"{method} on {model_name} at layer '{layer_name}' failed: {type(e).__name__}: {e}") from e
+    finally:
+        model.train(was_training)
+    if filled != n:
+        # pytorch-grad-cam's __exit__ swallows IndexError; never report a silent failure as success
+        raise CamError(f"{method} on {model_name} at layer '{layer_name}' produced no CAM (an error was swallowed)")
+    if not np.isfinite(out).all():
+        raise CamError(f"{method} on {model_name} at layer '{layer_name}' produced non-finite values")
+    return out

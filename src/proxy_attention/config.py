@@ -1,0 +1,80 @@
+"""Checks of the workflow config beyond its JSON schema, and the proxy grid.
+
+The schema (workflow/schemas/config.schema.yaml) checks types and ranges; this
+module checks what a schema cannot: schedules that alternate epochs and proxy
+steps, timm model names, folds that exist. Errors name the key and the allowed
+values, and stop the workflow before any job runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+
+from .schedule import ScheduleError, parse_schedule
+
+# Order of the proxy grid's dimensions; also the order of the path levels of a proxy run.
+PROXY_GRID_KEYS = [
+    "cam_method",
+    "proxy_threshold",
+    "proxy_image_weight",
+    "subset_wrong",
+    "clear_every_step",
+    "subset_order",
+    "replacement",
+    "cam_target",
+]
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def check_config(config: dict, check_models: bool = True) -> None:
+    for i, spec in enumerate(config["schedules"]):
+        try:
+            parse_schedule(spec)
+        except ScheduleError as e:
+            raise ConfigError(f"config key 'schedules[{i}]': {e}") from None
+    tags = [parse_schedule(s).tag for s in config["schedules"]]
+    if len(set(tags)) != len(tags):
+        raise ConfigError(f"config key 'schedules' lists the same schedule twice: {tags}")
+    if config["run_folds"] != "all":
+        bad = [f for f in config["run_folds"] if f >= config["folds"]]
+        if bad:
+            raise ConfigError(
+                f"config key 'run_folds': folds {bad} do not exist; with folds: {config['folds']} "
+                f"the allowed values are 0..{config['folds'] - 1}"
+            )
+    if check_models:
+        from .models import ModelError, check_model_name
+
+        for name in config["models"]:
+            try:
+                check_model_name(name)
+            except ModelError as e:
+                raise ConfigError(f"config key {e}") from None
+    for name, opts in config["datasets"].items():
+        from .datasets import dataset_type
+        from .index import DataError
+
+        try:
+            dataset_type(name, opts)
+        except DataError as e:
+            raise ConfigError(f"config key 'datasets.{name}': {e}") from None
+
+
+def proxy_grid(proxy: dict) -> pd.DataFrame:
+    """One row per proxy configuration: the product of the grid's lists, in PROXY_GRID_KEYS order."""
+    values = [proxy[k] for k in PROXY_GRID_KEYS]
+    rows = list(itertools.product(*values))
+    df = pd.DataFrame(rows, columns=PROXY_GRID_KEYS)
+    for key in ("proxy_threshold", "proxy_image_weight", "subset_wrong"):
+        df[key] = df[key].astype(float)
+    df["clear_every_step"] = df["clear_every_step"].astype(bool)
+    return df
+
+
+def folds_to_run(config: dict) -> list[int]:
+    return list(range(config["folds"])) if config["run_folds"] == "all" else sorted(config["run_folds"])

@@ -1,0 +1,164 @@
+"""One proxy step: find the misclassified training images, CAM them, write proxy images.
+
+Only the fold's *training* part is searched (eval mode, no augmentation,
+no proxies of earlier steps), so validation and test images can never become
+proxies. Outputs, in the step's directory:
+
+- ``images/*.png``  lossless proxy images, ``where(cam >= t, (1 - w) * cam * x, x)`` by default
+- ``cams.npz``      the CAM of every proxy image (and its index row), to audit the formula
+- ``manifest.csv``  source image, true and predicted label, proxy file, fraction of pixels changed
+
+Zero wrong images is a valid step: the manifest is empty and training goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from . import atomic
+from .cams import compute_cams
+from .data import Normalize
+from .models import cam_target, load_checkpoint, model_from_checkpoint
+from .replacement import proxy_images
+
+log = logging.getLogger(__name__)
+
+MANIFEST_COLUMNS = [
+    "source", "index_row", "label", "label_idx", "pred_label", "pred_idx", "loss", "proxy_file", "frac_changed",
+]
+
+
+@dataclass
+class ProxySettings:
+    cam_method: str = "gradcampp"
+    proxy_threshold: float = 0.8
+    proxy_image_weight: float = 0.1
+    subset_wrong: float = 1.0
+    subset_order: str = "random"  # random | loss
+    replacement: str = "multiply"
+    cam_target: str = "predicted"  # predicted | label (the true class)
+    cam_target_layer: str | None = None
+    batch_size: int = 64
+
+
+@torch.no_grad()
+def predict_with_loss(model, x_u8: torch.Tensor, y: torch.Tensor, normalize: Normalize, batch_size: int, device):
+    """Predicted class and per-image loss, eval mode, no augmentation."""
+    was_training = model.training
+    model.eval()
+    preds, losses = [], []
+    for start in range(0, len(x_u8), batch_size):
+        xb = normalize(x_u8[start : start + batch_size].to(device).float().div_(255))
+        logits = model(xb).float()
+        yb = y[start : start + batch_size].to(device)
+        preds.append(logits.argmax(1).cpu())
+        losses.append(F.cross_entropy(logits, yb, reduction="none").cpu())
+    model.train(was_training)
+    if not preds:
+        return torch.empty(0, dtype=torch.long), torch.empty(0)
+    return torch.cat(preds), torch.cat(losses)
+
+
+def choose_subset(wrong: np.ndarray, losses: np.ndarray, fraction: float, order: str, rng: np.random.Generator) -> np.ndarray:
+    """Pick ``ceil(fraction * len(wrong))`` of the wrong images (thesis Algorithm 2), seeded or by highest loss."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"subset_wrong must be in (0, 1], got {fraction}")
+    k = math.ceil(fraction * len(wrong))
+    if order == "random":
+        chosen = rng.choice(len(wrong), size=k, replace=False)
+    elif order == "loss":
+        chosen = np.argsort(-losses, kind="stable")[:k]
+    else:
+        raise ValueError(f"subset_order must be 'random' or 'loss', got {order!r}")
+    return np.sort(wrong[chosen])
+
+
+def _save_png(args):
+    path, arr = args
+    Image.fromarray(arr).save(path, format="PNG", compress_level=1)
+
+
+def run_proxy_step(
+    checkpoint: str | Path,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    train_rows: np.ndarray,
+    index_paths: list[str],
+    classes: list[str],
+    settings: ProxySettings,
+    seed: int,
+    round_: int,
+    out_dir: str | Path,
+    device: str = "auto",
+    threads: int | None = None,
+) -> pd.DataFrame:
+    """Run one proxy step and write ``out_dir/{images/, cams.npz, manifest.csv}``; return the manifest."""
+    t0 = time.time()
+    out_dir = Path(out_dir)
+    if threads:
+        torch.set_num_threads(threads)
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    ckpt = load_checkpoint(checkpoint, map_location=dev)
+    model = model_from_checkpoint(ckpt).to(dev).float()
+    normalize = Normalize(ckpt["mean"], ckpt["std"], device=dev)
+
+    preds, losses = predict_with_loss(model, train_x, train_y, normalize, settings.batch_size, dev)
+    wrong = np.flatnonzero((preds != train_y).numpy())
+    rng = np.random.default_rng([seed, round_])
+    chosen = choose_subset(wrong, losses.numpy()[wrong], settings.subset_wrong, settings.subset_order, rng) if len(wrong) else wrong
+    log.info("proxy step %d: %d of %d training images misclassified, %d chosen (subset %.2f, %s)",
+             round_, len(wrong), len(train_x), len(chosen), settings.subset_wrong, settings.subset_order)
+
+    x01 = train_x[chosen].float().div_(255)
+    targets = (preds if settings.cam_target == "predicted" else train_y)[chosen].numpy()
+    if len(chosen):
+        layer_name, layer, reshape = cam_target(model, settings.cam_target_layer)
+        cams = compute_cams(model, normalize(x01.to(dev)), targets, settings.cam_method, layer_name, layer, reshape,
+                            batch_size=settings.batch_size)
+        proxies, mask = proxy_images(x01, torch.from_numpy(cams), settings.proxy_threshold,
+                                     settings.proxy_image_weight, settings.replacement)
+        frac_changed = mask.float().mean(dim=(1, 2)).numpy()
+        png = (proxies * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    else:
+        layer_name, png = None, None
+        cams = np.empty((0,) + tuple(train_x.shape[2:]), np.float32)
+        frac_changed = np.empty(0)
+
+    rows = train_rows[chosen]
+    names = [f"r{round_}_{int(r):07d}.png" for r in rows]
+    with atomic.atomic_dir(out_dir / "images") as tmp:
+        if len(chosen):
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                list(pool.map(_save_png, ((tmp / n, png[i]) for i, n in enumerate(names))))
+    with atomic.atomic_path(out_dir / "cams.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, index_row=rows.astype(np.int64), cam=cams.astype(np.float32))
+    labels = train_y[chosen].numpy()
+    pred_idx = preds[chosen].numpy()
+    manifest = pd.DataFrame({
+        "source": [index_paths[int(r)] for r in rows],
+        "index_row": rows.astype(np.int64),
+        "label": [classes[i] for i in labels],
+        "label_idx": labels,
+        "pred_label": [classes[i] for i in pred_idx],
+        "pred_idx": pred_idx,
+        "loss": losses.numpy()[chosen],
+        "proxy_file": [f"images/{n}" for n in names],
+        "frac_changed": frac_changed,
+    }, columns=MANIFEST_COLUMNS)
+    atomic.write_csv(out_dir / "manifest.csv", manifest)
+    log.info("proxy step %d: wrote %d proxy images (mean %.1f%% pixels changed) in %.1fs (CAMs %s at %s)",
+             round_, len(manifest), 100 * float(np.mean(frac_changed)) if len(frac_changed) else 0.0,
+             time.time() - t0, settings.cam_method, layer_name)
+    return manifest

@@ -1,0 +1,67 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from proxy_attention.index import DataError
+from proxy_attention.split import fold_rows, make_split
+
+
+def make_index(counts: dict[str, int], test_counts: dict[str, int] | None = None) -> pd.DataFrame:
+    rows = []
+    classes = sorted(counts)
+    for part, cnts in (("train", counts), ("test", test_counts or {})):
+        for c, n in cnts.items():
+            rows += [dict(path=f"{part}/{c}/{i}.png", label=c, label_idx=classes.index(c), source_split=part) for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+def test_split_is_stratified_disjoint_and_holds_out_test():
+    index = make_index({"a": 50, "b": 30, "c": 20})
+    split = make_split(index, folds=5, seed=1, test_fraction=0.2)
+    test = split[split.split == "test"]
+    assert len(test) == 20
+    assert (test.fold == -1).all()
+    # stratified test part: 20% of each class
+    assert test.label.value_counts().to_dict() == {"a": 10, "b": 6, "c": 4}
+    folds = [fold_rows(split, f) for f in range(5)]
+    test_rows = set(folds[0]["test"])
+    for f, rows in enumerate(folds):
+        assert not set(rows["train"]) & set(rows["val"])
+        assert not (set(rows["train"]) | set(rows["val"])) & test_rows
+        assert len(rows["train"]) + len(rows["val"]) == 80
+    # stratified folds: each class's count in a validation fold is within 1 of its share (40/5, 24/5, 16/5)
+    per_fold = pd.DataFrame([split.loc[r["val"], "label"].value_counts() for r in folds]).fillna(0)
+    for c, n in {"a": 40, "b": 24, "c": 16}.items():
+        assert per_fold[c].sum() == n
+        assert per_fold[c].max() - per_fold[c].min() <= 1
+    # each non-test image is in exactly one validation fold
+    all_val = np.concatenate([r["val"] for r in folds])
+    assert len(all_val) == len(set(all_val)) == 80
+
+
+def test_same_seed_same_split_other_seed_other_split():
+    index = make_index({"a": 40, "b": 40})
+    a = make_split(index, folds=4, seed=7, test_fraction=0.25)
+    b = make_split(index, folds=4, seed=7, test_fraction=0.25)
+    c = make_split(index, folds=4, seed=8, test_fraction=0.25)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a[["split", "fold"]].equals(c[["split", "fold"]])
+
+
+def test_official_test_split_is_used_as_is():
+    index = make_index({"a": 12, "b": 12}, test_counts={"a": 3, "b": 5})
+    split = make_split(index, folds=3, seed=0, test_fraction=0.5)
+    assert (split.split == "test").sum() == 8
+    assert (split.loc[split.split == "test", "source_split"] == "test").all()
+
+
+def test_class_smaller_than_k_is_named():
+    index = make_index({"cats": 40, "dogs": 40, "rare_bird": 3})
+    with pytest.raises(DataError, match=r"'rare_bird' \(2\)"):
+        make_split(index, folds=5, seed=0, test_fraction=0.2)
+
+
+def test_fold_out_of_range():
+    split = make_split(make_index({"a": 10, "b": 10}), folds=2, seed=0, test_fraction=0.2)
+    with pytest.raises(DataError, match="fold 2 does not exist"):
+        fold_rows(split, 2)

@@ -1,0 +1,74 @@
+# Dataset -> index -> split -> decoded-image cache.
+
+
+rule prepare_dataset:
+    output:
+        directory("resources/datasets/{dataset}"),
+    params:
+        options=lambda w: config["datasets"][w.dataset] or {},
+    log:
+        f"{LOGS}/prepare_dataset/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/prepare_dataset/{{dataset}}.tsv"
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/prepare_dataset.py"
+
+
+rule index_dataset:
+    input:
+        "resources/datasets/{dataset}",
+    output:
+        index=f"{DATA}/index.csv",
+        report=report(
+            f"{DATA}/data_report.csv",
+            caption="../report/data_report.rst",
+            category="Data",
+            labels={"dataset": "{dataset}", "table": "skipped or converted files"},
+        ),
+    threads: 2
+    log:
+        f"{LOGS}/index_dataset/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/index_dataset/{{dataset}}.tsv"
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/index_dataset.py"
+
+
+rule split_dataset:
+    input:
+        f"{DATA}/index.csv",
+    output:
+        f"{DATA}/split.csv",
+    params:
+        folds=config["folds"],
+        seed=config["seed"],
+        test_fraction=config["test_fraction"],
+    log:
+        f"{LOGS}/split_dataset/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/split_dataset/{{dataset}}.tsv"
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/split_dataset.py"
+
+
+rule cache_images:
+    input:
+        index=f"{DATA}/index.csv",
+        root="resources/datasets/{dataset}",
+    output:
+        f"{DATA}/images_{{size}}px.npy",
+    threads: 2
+    log:
+        f"{LOGS}/cache_images/{{dataset}}_{{size}}px.log",
+    benchmark:
+        f"{BENCH}/cache_images/{{dataset}}_{{size}}px.tsv"
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/cache_images.py"

@@ -1,0 +1,114 @@
+# Round 0 (shared), baseline rounds, proxy steps and proxy rounds.
+#
+# Round 0 depends on no proxy hyperparameter, so it is one job per
+# (dataset, model, schedule, seed, fold) shared by the baseline and every proxy run.
+
+
+HEAVY = dict(
+    mem_mb=config["resources"]["mem_mb"],
+    runtime=config["resources"]["runtime"],
+    gpu=config["resources"]["gpu"],
+)
+
+
+rule train_round0:
+    input:
+        unpack(fold_inputs),
+    output:
+        checkpoint=f"{RUN}/round0/checkpoint.pt",
+        metrics=f"{RUN}/round0/metrics.json",
+        epochs=f"{RUN}/round0/epochs.csv",
+    params:
+        round=0,
+        settings=train_settings,
+        run_info=lambda w: run_info(w, "round0"),
+    threads: config["threads"]
+    resources:
+        **HEAVY,
+    log:
+        f"{LOGS}/train/{RUN.removeprefix('results/runs/')}/round0.log",
+    benchmark:
+        f"{BENCH}/train/{RUN.removeprefix('results/runs/')}/round0.tsv"
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/train_round.py"
+
+
+rule train_baseline:
+    input:
+        unpack(fold_inputs),
+        init=lambda w: previous_checkpoint(w, f"{run_dir(w)}/baseline"),
+    output:
+        checkpoint=f"{RUN}/baseline/round{{round}}/checkpoint.pt",
+        metrics=f"{RUN}/baseline/round{{round}}/metrics.json",
+        epochs=f"{RUN}/baseline/round{{round}}/epochs.csv",
+    params:
+        round=lambda w: int(w.round),
+        settings=train_settings,
+        run_info=lambda w: run_info(w, "baseline"),
+    threads: config["threads"]
+    resources:
+        **HEAVY,
+    log:
+        f"{LOGS}/train/{RUN.removeprefix('results/runs/')}/baseline/round{{round}}.log",
+    benchmark:
+        f"{BENCH}/train/{RUN.removeprefix('results/runs/')}/baseline/round{{round}}.tsv"
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/train_round.py"
+
+
+rule proxy_step:
+    input:
+        unpack(fold_inputs),
+        index=f"{DATA}/index.csv",
+        checkpoint=lambda w: previous_checkpoint(w, PROXY_RUN.format(**w)),
+    output:
+        manifest=f"{PROXY_RUN}/proxy{{round}}/manifest.csv",
+        cams=f"{PROXY_RUN}/proxy{{round}}/cams.npz",
+        images=directory(f"{PROXY_RUN}/proxy{{round}}/images"),
+    params:
+        round=lambda w: int(w.round),
+        proxy=proxy_params,
+        cam_target_layer=lambda w: config["cam_target_layer"].get(w.model),
+        batch_size=config["proxy"]["batch_size"],
+        device=config["training"]["device"],
+    threads: config["threads"]
+    resources:
+        **HEAVY,
+    log:
+        f"{LOGS}/proxy/{PROXY_RUN.removeprefix('results/runs/')}/proxy{{round}}.log",
+    benchmark:
+        f"{BENCH}/proxy/{PROXY_RUN.removeprefix('results/runs/')}/proxy{{round}}.tsv"
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/proxy_step.py"
+
+
+rule train_proxy:
+    input:
+        unpack(fold_inputs),
+        init=lambda w: previous_checkpoint(w, PROXY_RUN.format(**w)),
+        manifests=proxy_manifests,
+    output:
+        checkpoint=f"{PROXY_RUN}/round{{round}}/checkpoint.pt",
+        metrics=f"{PROXY_RUN}/round{{round}}/metrics.json",
+        epochs=f"{PROXY_RUN}/round{{round}}/epochs.csv",
+    params:
+        round=lambda w: int(w.round),
+        settings=train_settings,
+        run_info=lambda w: run_info(w, "proxy", proxy_params(w)),
+    threads: config["threads"]
+    resources:
+        **HEAVY,
+    log:
+        f"{LOGS}/train/{PROXY_RUN.removeprefix('results/runs/')}/round{{round}}.log",
+    benchmark:
+        f"{BENCH}/train/{PROXY_RUN.removeprefix('results/runs/')}/round{{round}}.tsv"
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/train_round.py"
