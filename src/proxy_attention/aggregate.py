@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .config import PROXY_GRID_KEYS
+
 # Columns that identify a run and round; the rest are hyperparameters and measurements.
 RUN_KEYS = ["dataset", "model", "schedule", "seed", "fold", "method", "config"]
 
@@ -40,8 +42,9 @@ def run_tables(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
             e = pd.read_csv(path)
             if len(e):
                 epoch_frames.append(e.assign(**ident))
-    metrics = _order(pd.DataFrame(metric_rows), RUN_KEYS + ["round", "epoch"])
-    epochs = _order(pd.concat(epoch_frames, ignore_index=True), RUN_KEYS + ["round", "epoch"]) if epoch_frames else pd.DataFrame()
+    first = RUN_KEYS + ["round", "epoch"] + PROXY_GRID_KEYS
+    metrics = _order(pd.DataFrame(metric_rows), first)
+    epochs = _order(pd.concat(epoch_frames, ignore_index=True), first) if epoch_frames else pd.DataFrame()
     return metrics, epochs
 
 

@@ -93,3 +93,38 @@ def compute_cams(
     if not np.isfinite(out).all():
         raise CamError(f"{method} on {model_name} at layer '{layer_name}' produced non-finite values")
     return out
+
+
+def cam_grid(model: nn.Module, layer: nn.Module, reshape_transform, sample: torch.Tensor) -> tuple[int, int]:
+    """Spatial size of the CAM target layer's activations for one normalised ``sample`` (1, C, H, W)."""
+    seen = {}
+
+    def hook(_module, _inputs, output):
+        seen["out"] = output[0] if isinstance(output, (tuple, list)) else output
+
+    handle = layer.register_forward_hook(hook)
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(sample)
+    finally:
+        handle.remove()
+        model.train(was_training)
+    act = seen["out"]
+    if reshape_transform is not None:
+        act = reshape_transform(act)
+    return tuple(act.shape[-2:])
+
+
+def check_cam_grid(model: nn.Module, layer_name: str, layer: nn.Module, reshape_transform, sample: torch.Tensor) -> tuple[int, int]:
+    """Refuse a target layer whose activations are 1x1: every CAM would be constant and no pixel could change."""
+    grid = cam_grid(model, layer, reshape_transform, sample)
+    if grid[0] * grid[1] <= 1:
+        model_name = getattr(model, "default_cfg", {}).get("architecture", type(model).__name__)
+        raise CamError(
+            f"the CAM target layer '{layer_name}' of {model_name} has a {grid[0]}x{grid[1]} feature map for "
+            f"{sample.shape[-1]} px images, so every CAM is constant and no proxy pixel could change; "
+            "use a larger img_size or set an earlier layer in 'cam_target_layer'"
+        )
+    return grid

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import atomic
-from .cams import compute_cams
+from .cams import check_cam_grid, compute_cams
 from .data import Normalize
 from .models import cam_target, load_checkpoint, model_from_checkpoint
 from .replacement import proxy_images
@@ -122,8 +122,9 @@ def run_proxy_step(
 
     x01 = train_x[chosen].float().div_(255)
     targets = (preds if settings.cam_target == "predicted" else train_y)[chosen].numpy()
+    layer_name, layer, reshape = cam_target(model, settings.cam_target_layer)
+    grid = check_cam_grid(model, layer_name, layer, reshape, normalize(train_x[:1].to(dev).float().div_(255)))
     if len(chosen):
-        layer_name, layer, reshape = cam_target(model, settings.cam_target_layer)
         cams = compute_cams(model, normalize(x01.to(dev)), targets, settings.cam_method, layer_name, layer, reshape,
                             batch_size=settings.batch_size)
         proxies, mask = proxy_images(x01, torch.from_numpy(cams), settings.proxy_threshold,
@@ -131,7 +132,7 @@ def run_proxy_step(
         frac_changed = mask.float().mean(dim=(1, 2)).numpy()
         png = (proxies * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
     else:
-        layer_name, png = None, None
+        png = None
         cams = np.empty((0,) + tuple(train_x.shape[2:]), np.float32)
         frac_changed = np.empty(0)
 
@@ -158,7 +159,7 @@ def run_proxy_step(
         "frac_changed": frac_changed,
     }, columns=MANIFEST_COLUMNS)
     atomic.write_csv(out_dir / "manifest.csv", manifest)
-    log.info("proxy step %d: wrote %d proxy images (mean %.1f%% pixels changed) in %.1fs (CAMs %s at %s)",
+    log.info("proxy step %d: wrote %d proxy images (mean %.1f%% pixels changed) in %.1fs (%s at '%s', %dx%d grid)",
              round_, len(manifest), 100 * float(np.mean(frac_changed)) if len(frac_changed) else 0.0,
-             time.time() - t0, settings.cam_method, layer_name)
+             time.time() - t0, settings.cam_method, layer_name, *grid)
     return manifest

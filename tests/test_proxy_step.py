@@ -1,0 +1,89 @@
+"""A proxy step on a real (tiny) model: files written, formula audited, edge cases."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from proxy_attention.cams import CamError
+from proxy_attention.data import Normalize
+from proxy_attention.models import load_checkpoint, model_from_checkpoint
+from proxy_attention.proxy import ProxySettings, predict_with_loss, run_proxy_step
+from proxy_attention.schedule import parse_schedule
+from proxy_attention.train import TrainSettings, train_round
+
+
+def make_checkpoint(tmp_path, size=64, n=24):
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(n, 3, size, size, generator=g) * 255).to(torch.uint8)
+    y = torch.arange(n) % 3
+    s = TrainSettings(model="resnet10t", num_classes=3, classes=["a", "b", "c"], img_size=size, batch_size=8)
+    data = {"train_x": x, "train_y": y, "val_x": x[:4], "val_y": y[:4], "test_x": x[:4], "test_y": y[:4]}
+    ckpt = tmp_path / "round0.pt"
+    train_round(s, parse_schedule("1"), 0, data, None, ckpt, tmp_path / "m.json", tmp_path / "e.csv", threads=1)
+    return ckpt, x, y
+
+
+def step(ckpt, x, y, out, **kw):
+    settings = ProxySettings(**{"cam_method": "gradcampp", "proxy_threshold": 0.3, "proxy_image_weight": 0.4, **kw})
+    rows = np.arange(100, 100 + len(x))
+    paths = [f"train/c/{i}.png" for i in range(200)]
+    return run_proxy_step(ckpt, x, y, rows, paths, ["a", "b", "c"], settings, seed=0, round_=1, out_dir=out, threads=1)
+
+
+def test_proxy_images_follow_the_formula(tmp_path):
+    ckpt, x, y = make_checkpoint(tmp_path)
+    out = tmp_path / "proxy1"
+    manifest = step(ckpt, x, y, out)
+    c = load_checkpoint(ckpt)
+    preds, _ = predict_with_loss(model_from_checkpoint(c), x, y, Normalize(c["mean"], c["std"]), 8, "cpu")
+    wrong = np.flatnonzero((preds != y).numpy())
+    assert len(wrong) > 0, "the tiny model should get some random images wrong"
+    assert len(manifest) == len(wrong) == len(list((out / "images").glob("*.png")))
+    pd.testing.assert_frame_equal(pd.read_csv(out / "manifest.csv"), manifest, check_dtype=False)
+    assert (manifest.pred_idx != manifest.label_idx).all()
+    assert manifest.index_row.tolist() == (100 + wrong).tolist()
+    cams = np.load(out / "cams.npz")
+    assert cams["index_row"].tolist() == manifest.index_row.tolist()
+    assert cams["cam"].shape == (len(wrong), 64, 64)
+    assert cams["cam"].min() >= 0 and cams["cam"].max() <= 1
+    changed_any = False
+    for i, row in manifest.iterrows():
+        src = x[row.index_row - 100].float().numpy() / 255  # (C, H, W) in [0, 1]
+        cam = cams["cam"][i]
+        expected = np.where(cam >= 0.3, (1 - 0.4) * cam * src, src)
+        png = np.asarray(Image.open(out / row.proxy_file).convert("RGB")).transpose(2, 0, 1) / 255
+        np.testing.assert_allclose(png, expected, atol=0.5 / 255 + 1e-6)
+        assert row.frac_changed == pytest.approx((cam >= 0.3).mean())
+        changed_any |= row.frac_changed > 0
+        assert row.source == f"train/c/{row.index_row}.png"
+    assert changed_any
+
+
+def test_subset_and_true_label_target(tmp_path):
+    ckpt, x, y = make_checkpoint(tmp_path)
+    full = step(ckpt, x, y, tmp_path / "full")
+    half = step(ckpt, x, y, tmp_path / "half", subset_wrong=0.5, cam_target="label")
+    assert len(half) == int(np.ceil(0.5 * len(full)))
+    assert set(half.index_row) <= set(full.index_row)
+
+
+def test_zero_wrong_images_is_a_valid_empty_step(tmp_path):
+    ckpt, x, _ = make_checkpoint(tmp_path)
+    c = load_checkpoint(ckpt)
+    preds, _ = predict_with_loss(model_from_checkpoint(c), x, torch.zeros(len(x), dtype=torch.long),
+                                 Normalize(c["mean"], c["std"]), 8, "cpu")
+    out = tmp_path / "empty"
+    manifest = step(ckpt, x, preds, out)  # labels == predictions: nothing is wrong
+    assert len(manifest) == 0
+    assert list(pd.read_csv(out / "manifest.csv").columns)[:3] == ["source", "index_row", "label"]
+    assert (out / "images").is_dir() and not list((out / "images").iterdir())
+    assert np.load(out / "cams.npz")["cam"].shape[0] == 0
+
+
+def test_one_by_one_feature_map_is_refused(tmp_path):
+    ckpt, x, y = make_checkpoint(tmp_path, size=32)  # resnet10t's last stage is 1x1 at 32 px
+    with pytest.raises(CamError, match="1x1 feature map"):
+        step(ckpt, x, y, tmp_path / "p")
+    assert not (tmp_path / "p" / "manifest.csv").exists()
