@@ -76,5 +76,10 @@ def proxy_grid(proxy: dict) -> pd.DataFrame:
     return df
 
 
+def proxy_config_name(params: dict) -> str:
+    """The path of a proxy configuration, as Snakemake's Paramspace writes it: ``cam_method~gradcam/...``."""
+    return "/".join(f"{k}~{params[k]}" for k in PROXY_GRID_KEYS)
+
+
 def folds_to_run(config: dict) -> list[int]:
     return list(range(config["folds"])) if config["run_folds"] == "all" else sorted(config["run_folds"])

@@ -149,8 +149,12 @@ class Trainer:
         self.history = list(ckpt.get("history", []))
 
     # -- loops -------------------------------------------------------------
-    def _to_input(self, xb: torch.Tensor) -> torch.Tensor:
-        x = self.normalize(xb.to(self.device, non_blocking=True).float().div_(255))
+    def _to_input(self, xb: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+        """uint8 images -> normalised model input on the device; augmented when ``gen`` is given."""
+        x = xb.to(self.device, non_blocking=True).float().div_(255)
+        if gen is not None:
+            x = augment(x, gen, self.s.hflip, self.s.crop_pad)
+        x = self.normalize(x)
         if self.s.channels_last and self.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         return x
@@ -173,11 +177,7 @@ class Trainer:
         seen = 0
         for b in range(n_batches):
             idx = perm[b * bs : (b + 1) * bs]
-            xb = x[idx].to(self.device, non_blocking=True).float().div_(255)
-            xb = augment(xb, gen, self.s.hflip, self.s.crop_pad)
-            xb = self.normalize(xb)
-            if self.s.channels_last and self.device.type == "cuda":
-                xb = xb.contiguous(memory_format=torch.channels_last)
+            xb = self._to_input(x[idx], gen)
             yb = y[idx].to(self.device, non_blocking=True)
             with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
                 out = self.model(xb)

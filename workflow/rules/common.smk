@@ -6,6 +6,7 @@ from snakemake.utils import Paramspace, validate
 from proxy_attention.config import (
     PROXY_GRID_KEYS,
     ConfigError,
+    proxy_config_name,
     check_config,
     folds_to_run,
     proxy_grid,
@@ -26,7 +27,7 @@ FOLDS = folds_to_run(config)
 
 DATA = "results/data/{dataset}"
 RUN = "results/runs/{dataset}/{model}/{schedule}/seed{seed}/fold{fold}"
-PROXY_RUN = RUN + "/proxy/" + paramspace.wildcard_pattern
+PROXY_RUN = f"{RUN}/proxy/{paramspace.wildcard_pattern}"
 LOGS = "results/logs"
 BENCH = "results/benchmarks"
 
@@ -61,10 +62,6 @@ def proxy_params(wildcards) -> dict:
     """The proxy configuration of a job, typed (floats, bools) as in the grid."""
     row = paramspace.instance(wildcards)
     return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-
-
-def proxy_config_name(params: dict) -> str:
-    return "/".join(f"{k}~{params[k]}" for k in PROXY_GRID_KEYS)
 
 
 def train_settings(wildcards) -> dict:

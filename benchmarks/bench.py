@@ -1,0 +1,217 @@
+"""Print the pipeline's performance figures side by side with their bare-PyTorch references.
+
+    python benchmarks/bench.py [--model resnet18] [--img-size 64] [--batch-size 64] [--threads 2]
+
+1. training throughput of the project's Trainer on a cached dataset vs the plainest
+   PyTorch loop (same model, batch size, threads, data already in memory);
+2. proxy-step throughput (misclassified search + batched CAM + PNGs + manifest) vs the
+   bare batched CAM computation on the same images;
+3. `snakemake -n` time for a thesis-scale grid and for a no-op rerun when all is done;
+4. per-job start-up cost (imports, model build) and peak memory of a training job.
+
+Targets (2-core CPU): 1. >= 0.9, 2. >= 0.7, 3. each < 30 s. Figures go to benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def fmt(x: float) -> str:
+    return f"{x:,.1f}"
+
+
+def synthetic(n: int, size: int, classes: int, seed: int = 0):
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(n, 3, size, size, generator=g) * 255).to(torch.uint8)
+    y = torch.randint(0, classes, (n,), generator=g)
+    return x, y
+
+
+def bench_training(args) -> None:
+    import timm
+    import torch
+    import torch.nn.functional as F
+
+    from proxy_attention.schedule import parse_schedule
+    from proxy_attention.train import Trainer, TrainSettings
+
+    torch.set_num_threads(args.threads)
+    n = args.train_images
+    x, y = synthetic(n, args.img_size, 10)
+
+    # project code: Trainer.train_epoch (uint8 cache -> float, batched augmentation, normalise)
+    s = TrainSettings(model=args.model, num_classes=10, classes=[str(i) for i in range(10)], img_size=args.img_size,
+                      batch_size=args.batch_size, crop_pad=2, hflip=True, deterministic=False)
+    trainer = Trainer(s, parse_schedule(str(args.epochs + 1)), threads=args.threads)
+    trainer.train_epoch(x[: args.batch_size * 2], y[: args.batch_size * 2])  # warm-up
+    t = time.perf_counter()
+    for _ in range(args.epochs):
+        trainer.train_epoch(x, y)
+    ours = args.epochs * n / (time.perf_counter() - t)
+
+    # the plainest loop: same model and optimizer, normalised float data already in memory
+    torch.manual_seed(0)
+    model = timm.create_model(args.model, num_classes=10)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-5)
+    xf = (x.float() / 255 - 0.45) / 0.225
+    model.train()
+    for i in range(2):
+        loss = F.cross_entropy(model(xf[:args.batch_size]), y[:args.batch_size])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    t = time.perf_counter()
+    for _ in range(args.epochs):
+        perm = torch.randperm(n)
+        for b in range(0, n, args.batch_size):
+            idx = perm[b : b + args.batch_size]
+            loss = F.cross_entropy(model(xf[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    bare = args.epochs * n / (time.perf_counter() - t)
+    print(f"1. training {args.model} {args.img_size}px bs{args.batch_size} {args.threads} threads: "
+          f"project {fmt(ours)} img/s, bare loop {fmt(bare)} img/s, ratio {ours / bare:.2f} (target >= 0.9)")
+
+
+def bench_proxy(args) -> None:
+    import torch
+    from pytorch_grad_cam import GradCAMPlusPlus
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from proxy_attention.atomic import torch_save
+    from proxy_attention.data import Normalize
+    from proxy_attention.models import cam_target, create_model
+    from proxy_attention.proxy import ProxySettings, run_proxy_step
+
+    torch.set_num_threads(args.threads)
+    n = args.proxy_images
+    x, y = synthetic(n, args.img_size, 10, seed=1)
+    torch.manual_seed(0)
+    model = create_model(args.model, 10)
+    norm = Normalize()
+    tmp = Path(tempfile.mkdtemp())
+    ckpt = tmp / "ckpt.pt"
+    torch_save(ckpt, {"model": model.state_dict(), "model_name": args.model, "num_classes": 10,
+                      "classes": [str(i) for i in range(10)], "img_size": args.img_size,
+                      "mean": norm.mean.flatten().tolist(), "std": norm.std.flatten().tolist()})
+    # labels = anything but the prediction, so every image is misclassified and gets a CAM
+    with torch.no_grad():
+        model.eval()
+        pred = torch.cat([model(norm(x[i:i + 256].float() / 255)).argmax(1) for i in range(0, n, 256)])
+    y = (pred + 1) % 10
+    settings = ProxySettings(cam_method="gradcampp", proxy_threshold=0.5, proxy_image_weight=0.5,
+                             batch_size=args.batch_size, cam_target_layer=args.cam_layer)
+    paths = [f"img{i}.png" for i in range(n)]
+    t = time.perf_counter()
+    manifest = run_proxy_step(ckpt, x, y, np.arange(n), paths, [str(i) for i in range(10)], settings, seed=0, round_=1,
+                              out_dir=tmp / "proxy1", device="cpu", threads=args.threads)
+    ours = len(manifest) / (time.perf_counter() - t)
+
+    layer_name, layer, reshape = cam_target(model, args.cam_layer)
+    inputs = norm(x.float() / 255)
+    t = time.perf_counter()
+    with GradCAMPlusPlus(model=model, target_layers=[layer], reshape_transform=reshape) as cam:
+        for b in range(0, n, args.batch_size):
+            cam(input_tensor=inputs[b:b + args.batch_size],
+                targets=[ClassifierOutputTarget(int(c)) for c in pred[b:b + args.batch_size]])
+    bare = n / (time.perf_counter() - t)
+    shutil.rmtree(tmp)
+    print(f"2. proxy step {args.model} {args.img_size}px GradCAM++ at '{layer_name}', {n} wrong images: "
+          f"project {fmt(ours)} img/s, bare batched CAM {fmt(bare)} img/s, ratio {ours / bare:.2f} (target >= 0.7)")
+
+
+THESIS_GRID = """
+datasets: {digits: {}}
+models: [resnet18]
+folds: 5
+img_size: 64
+schedules: [[5, p, 9, p, 9, p, 9, p, 4]]
+proxy:
+  cam_method: [gradcam, gradcampp]
+  proxy_threshold: [0.1, 0.4, 0.8, 0.85]
+  proxy_image_weight: [0.1, 0.2, 0.4, 0.8]
+  subset_wrong: [0.2, 0.8, 0.95]
+"""
+
+
+def bench_dryrun(args) -> None:
+    work = Path(tempfile.mkdtemp())
+    (work / "grid.yaml").write_text(THESIS_GRID)
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work),
+           "--configfile", str(work / "grid.yaml"), "--cores", "1"]
+    t = time.perf_counter()
+    out = subprocess.run(cmd + ["-n", "--quiet", "rules"], capture_output=True, text=True)
+    dry = time.perf_counter() - t
+    if out.returncode:
+        print(out.stdout[-2000:], out.stderr[-2000:])
+        raise SystemExit("dry run failed")
+    total = next((line.split()[-1] for line in out.stdout.splitlines() if line.startswith("total")), "?")
+    # mark every job done without running it, then time the no-op rerun
+    subprocess.run(cmd + ["--touch", "--quiet", "all"], capture_output=True, text=True, check=False)
+    files = subprocess.run(cmd + ["-n", "--quiet", "rules"], capture_output=True, text=True)
+    t = time.perf_counter()
+    noop = subprocess.run(cmd + ["-n"], capture_output=True, text=True)
+    rerun = time.perf_counter() - t
+    nothing = "Nothing to be done" in noop.stdout + noop.stderr
+    shutil.rmtree(work)
+    print(f"3. snakemake -n, thesis-scale grid (96 proxy configs x 5 folds, 4 proxy steps, {total} jobs): "
+          f"{dry:.1f} s; no-op rerun: {rerun:.1f} s ({'nothing to be done' if nothing else 'NOT a no-op'}) (target < 30 s each)")
+    del files
+
+
+def bench_startup(args) -> None:
+    code = (
+        "import time, resource; t=time.perf_counter();"
+        "import torch, timm; from proxy_attention import train, data, proxy;"
+        "t1=time.perf_counter();"
+        f"m=timm.create_model('{args.model}', num_classes=10);"
+        "t2=time.perf_counter();"
+        "print(f'{t1-t:.2f} {t2-t1:.2f}')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    imports, build = map(float, out.stdout.split())
+    print(f"4. job start-up: imports {imports:.2f} s, model build {build:.2f} s; "
+          f"peak memory of this benchmark process (training + proxy step): "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="resnet18")
+    p.add_argument("--img-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--train-images", type=int, default=1024)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--proxy-images", type=int, default=256)
+    p.add_argument("--cam-layer", default=None, help="CAM target layer override (default: timm feature_info)")
+    p.add_argument("--only", nargs="*", choices=["train", "proxy", "dryrun", "startup"])
+    args = p.parse_args(argv)
+    import torch
+
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{args.threads} threads, python {platform.python_version()}")
+    steps = {"train": bench_training, "proxy": bench_proxy, "dryrun": bench_dryrun, "startup": bench_startup}
+    for name in args.only or steps:
+        steps[name](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""End to end: Snakemake runs the whole chain on a tiny config in a temporary directory.
+
+Checks the artifacts and the summary, that a finished grid is a no-op, that a new grid
+value runs only the new jobs, that one fold can be rerun alone, that a killed run
+finishes with the same numbers, and that bad configs stop before any job.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+RUN = "results/runs/digits/resnet10t/1p1/seed0"
+PROXY = "proxy/cam_method~gradcampp/proxy_threshold~0.5/proxy_image_weight~0.5/subset_wrong~1.0/clear_every_step~False/subset_order~random/replacement~multiply/cam_target~predicted"
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir, *args, config=TINY, check=True, **kw):
+    cmd = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(config), "--cores", "2", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    jobs, in_table = {}, False
+    for line in output.splitlines():
+        if line.startswith("job ") and "count" in line:
+            in_table = True
+            continue
+        if in_table:
+            parts = line.split()
+            if not parts or parts[0] == "total":
+                break
+            if len(parts) == 2 and parts[1].isdigit():
+                jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run")
+    snakemake(workdir)
+    return workdir
+
+
+def test_artifacts_and_summary(finished):
+    runs = pd.read_csv(finished / "results/summary/runs.csv")
+    # 2 folds x (baseline, proxy) x rounds 0..1
+    assert len(runs) == 8
+    assert set(runs.method) == {"baseline", "proxy"}
+    assert runs.groupby(["method", "fold"])["round"].apply(sorted).map(tuple).unique().tolist() == [(0, 1)]
+    assert runs.test_acc.between(0, 1).all() and runs.val_acc.between(0, 1).all()
+    # round 0 is shared: identical numbers for baseline and proxy
+    r0 = runs[runs["round"] == 0].pivot(index="fold", columns="method", values="test_acc")
+    assert (r0.baseline == r0.proxy).all()
+    # proxies exist only in proxy rounds, and the proxy run trained on more images
+    r1 = runs[runs["round"] == 1].set_index(["fold", "method"])
+    for fold in (0, 1):
+        assert r1.loc[(fold, "baseline"), "n_proxies"] == 0
+        assert r1.loc[(fold, "proxy"), "n_proxies"] > 0
+        assert r1.loc[(fold, "proxy"), "images_seen"] > r1.loc[(fold, "baseline"), "images_seen"]
+    epochs = pd.read_csv(finished / "results/summary/epochs.csv")
+    assert len(epochs) == 2 * 2 * 2  # folds x methods x epochs
+    assert (finished / "results/summary/test_accuracy.svg").stat().st_size > 1000
+
+    split = pd.read_csv(finished / "results/data/digits/split.csv")
+    for fold in (0, 1):
+        step = finished / RUN / f"fold{fold}" / PROXY / "proxy1"
+        manifest = pd.read_csv(step / "manifest.csv")
+        assert len(manifest) == r1.loc[(fold, "proxy"), "n_proxies"]
+        assert sorted(p.name for p in (step / "images").glob("*.png")) == sorted(Path(p).name for p in manifest.proxy_file)
+        # proxies come only from the fold's training part
+        rows = split.loc[manifest.index_row]
+        assert (rows.split == "trainval").all() and (rows.fold != fold).all()
+        assert (manifest.pred_idx != manifest.label_idx).all()
+        assert manifest.frac_changed.mean() > 0
+        assert np.load(step / "cams.npz")["cam"].shape[0] == len(manifest)
+    # the source dataset is untouched: only the exported digits live there
+    files = [p for p in (finished / "resources/datasets/digits").rglob("*") if p.is_file() and p.name != ".snakemake_timestamp"]
+    assert len(files) == 1797 and all(p.suffix == ".png" for p in files)
+    # every rule wrote its log
+    assert (finished / "results/logs/train" / RUN.removeprefix("results/runs/") / "fold0/round0.log").read_text().count("epoch 1/2") == 1
+
+
+def test_finished_grid_is_a_noop(finished):
+    out = snakemake(finished, "-n").stdout
+    assert "Nothing to be done" in out, out[-2000:]
+
+
+def test_new_grid_value_runs_only_new_jobs(finished, tmp_path):
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["proxy"]["proxy_threshold"] = [0.5, 0.8]
+    wider = tmp_path / "wider.yaml"
+    wider.write_text(yaml.safe_dump(cfg))
+    jobs = planned_jobs(snakemake(finished, "-n", config=wider).stdout)
+    assert jobs == {"proxy_step": 2, "train_proxy": 2, "fold_summary": 2, "aggregate": 1, "plot_test_accuracy": 1, "all": 1}, jobs
+
+
+def test_rerun_one_fold_touches_only_that_fold(finished):
+    target = f"{RUN}/fold1/summary.csv"
+    out = snakemake(finished, "-n", "--forcerun", "train_round0", "--", target).stdout
+    jobs = planned_jobs(out)
+    assert jobs == {"train_round0": 1, "train_baseline": 1, "proxy_step": 1, "train_proxy": 1, "fold_summary": 1}, jobs
+    assert "fold0" not in "".join(l for l in out.splitlines() if l.strip().startswith("output:"))
+
+
+def test_killed_run_resumes_to_the_same_numbers(finished, tmp_path):
+    workdir = tmp_path / "killed"
+    workdir.mkdir()
+    cmd = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(TINY), "--cores", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    marker = workdir / RUN / "fold0/round0/checkpoint.pt"
+    deadline = time.time() + 300
+    while not marker.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.5)
+    assert marker.exists(), "round 0 never finished"
+    time.sleep(2)  # let a later job start, so the kill interrupts one mid-way
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # the same command finishes the grid (the default profile sets rerun-incomplete)
+    snakemake(workdir)
+    cols = ["fold", "method", "round", "test_acc", "val_acc", "test_loss", "images_seen", "n_proxies"]
+    killed = pd.read_csv(workdir / "results/summary/runs.csv")[cols]
+    clean = pd.read_csv(finished / "results/summary/runs.csv")[cols]
+    pd.testing.assert_frame_equal(killed, clean)
+    leftovers = [p for p in (workdir / "results").rglob("*.tmp")]
+    assert not leftovers
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"models": ["resnet18x"]}, "'resnet18x' is not a timm model"),
+        ({"proxy": {"proxy_threshold": [1.5]}}, "proxy_threshold"),
+        ({"schedules": [[2, "p", "p", 2]]}, "schedules[0]"),
+        ({"folds": 1}, "folds"),
+        ({"run_folds": [5]}, "run_folds"),
+        ({"training": {"optimiser": "adamw"}}, "optimiser"),
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path, change, message):
+    cfg = yaml.safe_load(TINY.read_text())
+    for key, value in change.items():
+        if isinstance(value, dict):
+            cfg.setdefault(key, {}).update(value)
+        else:
+            cfg[key] = value
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "-n", config=bad, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
+    assert not (tmp_path / "results").exists()
