@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,3 +25,24 @@ def image_folder(tmp_path):
             arr = (rng.random((8, 8, 3)) * 60 + np.array(colour) * 0.7).clip(0, 255).astype(np.uint8)
             Image.fromarray(arr).save(d / f"img{i}.png")
     return root
+
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+
+
+def run_snakemake(workdir, *args, config=TINY, check=True, **kw):
+    """Run the workflow in ``workdir`` with ``config``; raise with its output when it fails and ``check``."""
+    cmd = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(config), "--cores", "2", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One finished local run of tests/configs/tiny.yaml, shared by the tests that read it."""
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    run_snakemake(workdir)
+    return workdir

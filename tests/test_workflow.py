@@ -6,10 +6,8 @@ finishes with the same numbers, and that bad configs stop before any job.
 """
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,22 +16,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import SNAKEMAKE, TINY, run_snakemake as snakemake
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
-TINY = REPO / "tests" / "configs" / "tiny.yaml"
-RUN = "results/runs/digits/resnet10t/1p1/seed0"
+RUN = "results/runs/digits/resnet10t/1p1/honest/seed0"
 PROXY = "proxy/cam_method~gradcampp/proxy_threshold~0.5/proxy_image_weight~0.5/subset_wrong~1.0/clear_every_step~False/subset_order~random/replacement~multiply/cam_target~predicted"
 
 pytestmark = pytest.mark.slow
-
-
-def snakemake(workdir, *args, config=TINY, check=True, **kw):
-    cmd = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(config), "--cores", "2", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return proc
 
 
 def planned_jobs(output: str) -> dict[str, int]:
@@ -52,31 +40,36 @@ def planned_jobs(output: str) -> dict[str, int]:
     return jobs
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("run")
-    snakemake(workdir)
-    return workdir
+@pytest.fixture
+def finished(tiny_run):
+    return tiny_run
 
 
 def test_artifacts_and_summary(finished):
     runs = pd.read_csv(finished / "results/summary/runs.csv")
-    # 2 folds x (baseline, proxy) x rounds 0..1
-    assert len(runs) == 8
-    assert set(runs.method) == {"baseline", "proxy"}
+    # 2 folds x (baseline, proxy, compute-matched baseline) x rounds 0..1
+    assert len(runs) == 12
+    assert set(runs.method) == {"baseline", "proxy", "baseline_matched"}
     assert runs.groupby(["method", "fold"])["round"].apply(sorted).map(tuple).unique().tolist() == [(0, 1)]
     assert runs.test_acc.between(0, 1).all() and runs.val_acc.between(0, 1).all()
     # round 0 is shared: identical numbers for baseline and proxy
     r0 = runs[runs["round"] == 0].pivot(index="fold", columns="method", values="test_acc")
-    assert (r0.baseline == r0.proxy).all()
+    assert (r0.baseline == r0.proxy).all() and (r0.baseline == r0.baseline_matched).all()
     # proxies exist only in proxy rounds, and the proxy run trained on more images
     r1 = runs[runs["round"] == 1].set_index(["fold", "method"])
     for fold in (0, 1):
         assert r1.loc[(fold, "baseline"), "n_proxies"] == 0
         assert r1.loc[(fold, "proxy"), "n_proxies"] > 0
         assert r1.loc[(fold, "proxy"), "images_seen"] > r1.loc[(fold, "baseline"), "images_seen"]
+        # the compute-matched baseline sees as many images and takes as many steps as the proxy run, with no proxy
+        for key in ("images_seen", "optimizer_steps", "n_train_images"):
+            assert r1.loc[(fold, "baseline_matched"), key] == r1.loc[(fold, "proxy"), key], key
+        assert r1.loc[(fold, "baseline_matched"), "n_proxies"] == 0
     epochs = pd.read_csv(finished / "results/summary/epochs.csv")
-    assert len(epochs) == 2 * 2 * 2  # folds x methods x epochs
+    assert len(epochs) == 2 * 3 * 2  # folds x methods x epochs
+    audit = pd.read_csv(finished / "results/summary/leakage_audit.csv")
+    # per fold: round0 + round1 of baseline, proxy and matched runs, and the proxy step manifest
+    assert (audit.status == "ok").all() and len(audit) == 2 * (4 + 1)
     assert (finished / "results/summary/test_accuracy.svg").stat().st_size > 1000
 
     split = pd.read_csv(finished / "results/data/digits/split.csv")
@@ -109,14 +102,16 @@ def test_new_grid_value_runs_only_new_jobs(finished, tmp_path):
     wider = tmp_path / "wider.yaml"
     wider.write_text(yaml.safe_dump(cfg))
     jobs = planned_jobs(snakemake(finished, "-n", config=wider).stdout)
-    assert jobs == {"proxy_step": 2, "train_proxy": 2, "fold_summary": 2, "aggregate": 1, "plot_test_accuracy": 1, "all": 1}, jobs
+    assert jobs == {"proxy_step": 2, "train_proxy": 2, "train_matched": 2, "fold_summary": 2, "leakage_audit": 1,
+                    "aggregate": 1, "plot_test_accuracy": 1, "all": 1}, jobs
 
 
 def test_rerun_one_fold_touches_only_that_fold(finished):
     target = f"{RUN}/fold1/summary.csv"
     out = snakemake(finished, "-n", "--forcerun", "train_round0", "--", target).stdout
     jobs = planned_jobs(out)
-    assert jobs == {"train_round0": 1, "train_baseline": 1, "proxy_step": 1, "train_proxy": 1, "fold_summary": 1}, jobs
+    assert jobs == {"train_round0": 1, "train_baseline": 1, "proxy_step": 1, "train_proxy": 1, "train_matched": 1,
+                    "fold_summary": 1}, jobs
     assert "fold0" not in "".join(l for l in out.splitlines() if l.strip().startswith("output:"))
 
 

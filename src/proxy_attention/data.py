@@ -8,7 +8,6 @@ normalised with the model's mean and std.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,6 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from .imagecache import load_cache
-from .split import fold_rows
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -26,30 +23,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 def to_nchw(arr: np.ndarray) -> torch.Tensor:
     """(N, H, W, C) uint8 array -> contiguous (N, C, H, W) uint8 tensor."""
     return torch.from_numpy(np.ascontiguousarray(np.asarray(arr).transpose(0, 3, 1, 2)))
-
-
-@dataclass
-class FoldData:
-    classes: list[str]
-    rows: dict[str, np.ndarray]  # index rows of train / val / test
-    x: dict[str, torch.Tensor]  # uint8 (N, C, H, W)
-    y: dict[str, torch.Tensor]  # int64
-
-
-def load_fold(split_csv: str | Path, cache_npy: str | Path, fold: int) -> FoldData:
-    split = pd.read_csv(split_csv)
-    cache = load_cache(cache_npy)
-    if len(cache) != len(split):
-        raise ValueError(f"image cache {cache_npy} has {len(cache)} images but split {split_csv} has {len(split)} rows")
-    rows = fold_rows(split, fold)
-    labels = split["label_idx"].to_numpy()
-    classes = split.drop_duplicates("label_idx").sort_values("label_idx")["label"].astype(str).tolist()
-    return FoldData(
-        classes=classes,
-        rows=rows,
-        x={k: to_nchw(cache[r]) for k, r in rows.items()},
-        y={k: torch.from_numpy(labels[r].astype(np.int64)) for k, r in rows.items()},
-    )
 
 
 def read_png_rgb(path: Path) -> np.ndarray:

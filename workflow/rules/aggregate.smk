@@ -53,3 +53,44 @@ rule plot_test_accuracy:
         "../../envs/proxy-attention.yaml"
     script:
         "../scripts/plot_test_accuracy.py"
+
+
+rule leakage_audit:
+    """Fails the workflow, naming the files, if a test or validation image (or a proxy made
+    from one) ever entered a training set of an honest-protocol run."""
+    input:
+        split=expand("results/data/{dataset}/split.csv", dataset=list(config["datasets"])),
+        train_sets=train_sets(),
+        manifests=proxy_manifests_all(),
+    output:
+        report(
+            "results/summary/leakage_audit.csv",
+            caption="../report/leakage_audit.rst",
+            category="Summary",
+            labels={"table": "leakage audit"},
+        ),
+    log:
+        f"{LOGS}/leakage_audit.log",
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/leakage_audit.py"
+
+
+rule protocol_comparison:
+    """How much of the gain the thesis's (flawed) protocol reports survives the honest one."""
+    input:
+        "results/summary/runs.csv",
+    output:
+        report(
+            "results/summary/protocol_comparison.csv",
+            caption="../report/protocol_comparison.rst",
+            category="Summary",
+            labels={"table": "thesis protocol vs honest protocol"},
+        ),
+    log:
+        f"{LOGS}/protocol_comparison.log",
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/protocol_comparison.py"

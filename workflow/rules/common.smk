@@ -1,6 +1,6 @@
 # Helpers, target lists and wildcard constraints shared by every rule.
 
-import pandas as pd
+from snakemake.iocontainers import Wildcards
 from snakemake.utils import Paramspace, validate
 
 from proxy_attention.config import (
@@ -26,7 +26,7 @@ PROXY_CONFIGS = [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.ite
 FOLDS = folds_to_run(config)
 
 DATA = "results/data/{dataset}"
-RUN = "results/runs/{dataset}/{model}/{schedule}/seed{seed}/fold{fold}"
+RUN = "results/runs/{dataset}/{model}/{schedule}/{protocol}/seed{seed}/fold{fold}"
 PROXY_RUN = f"{RUN}/proxy/{paramspace.wildcard_pattern}"
 LOGS = "results/logs"
 BENCH = "results/benchmarks"
@@ -36,6 +36,7 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     model=r"[A-Za-z0-9_.-]+",
     schedule=r"\d+(p\d+)*",
+    protocol=r"honest|thesis",
     seed=r"\d+",
     fold=r"\d+",
     round=r"\d+",
@@ -93,10 +94,11 @@ def run_info(wildcards, method: str, params: dict | None = None) -> dict:
         "dataset": wildcards.dataset,
         "model": wildcards.model,
         "schedule": wildcards.schedule,
+        "protocol": wildcards.protocol,
         "seed": int(wildcards.seed),
         "fold": int(wildcards.fold),
         "method": method,
-        "config": proxy_config_name(params) if params else method,
+        "config": proxy_config_name(params) if params else "none",
     }
     for key in PROXY_GRID_KEYS:
         info[key] = params[key] if params else None
@@ -130,38 +132,65 @@ def run_rounds(wildcards) -> list[dict]:
             "epochs": [f"{d}/epochs.csv" for d in dirs],
         }
 
-    runs = [
-        {**run_info(wildcards, "baseline"), **files([round0] + [f"{base}/baseline/round{r}" for r in range(1, n + 1)])}
-    ]
+    def rounds(method_dir):
+        return [round0] + [f"{method_dir}/round{r}" for r in range(1, n + 1)]
+
+    runs = [{**run_info(wildcards, "baseline"), **files(rounds(f"{base}/baseline"))}]
     for params in PROXY_CONFIGS:
-        pattern = proxy_config_name(params)
-        runs.append(
-            {
-                **run_info(wildcards, "proxy", params),
-                **files([round0] + [f"{base}/proxy/{pattern}/round{r}" for r in range(1, n + 1)]),
-            }
-        )
+        proxy_dir = f"{base}/proxy/{proxy_config_name(params)}"
+        runs.append({**run_info(wildcards, "proxy", params), **files(rounds(proxy_dir))})
+        if matched_baseline(wildcards):
+            runs.append({**run_info(wildcards, "baseline_matched", params), **files(rounds(f"{proxy_dir}/matched"))})
     return runs
+
+
+def matched_baseline(wildcards) -> bool:
+    """The compute-matched baseline runs beside every proxy configuration, under the honest protocol."""
+    return config["matched_baseline"] and wildcards.protocol == "honest"
 
 
 def fold_summary_inputs(wildcards) -> list[str]:
     return sorted({p for run in run_rounds(wildcards) for key in ("metrics", "epochs") for p in run[key]})
 
 
-def fold_summaries() -> list[str]:
+def fold_keys() -> list[Wildcards]:
+    """The wildcards of every fold the config asks for."""
     return [
-        f"results/runs/{d}/{m}/{s}/seed{seed}/fold{f}/summary.csv"
+        Wildcards(fromdict=dict(dataset=d, model=m, schedule=s, protocol=p, seed=str(seed), fold=str(f)))
         for d in config["datasets"]
         for m in config["models"]
         for s in SCHEDULES
+        for p in config["protocols"]
         for seed in config["seeds"]
         for f in FOLDS
     ]
 
 
+def fold_summaries() -> list[str]:
+    return [f"{run_dir(w)}/summary.csv" for w in fold_keys()]
+
+
+def train_sets() -> list[str]:
+    """Every round's record of the images it trained and validated on, for the leakage audit."""
+    paths = {m.replace("metrics.json", "train_set.npz") for w in fold_keys() for run in run_rounds(w) for m in run["metrics"]}
+    return sorted(paths)
+
+
+def proxy_manifests_all() -> list[str]:
+    """Every proxy step's manifest of every run, for the leakage audit."""
+    n_steps = {w.schedule: SCHEDULES[w.schedule].n_proxy_steps for w in fold_keys()}
+    return sorted(
+        f"{run_dir(w)}/proxy/{proxy_config_name(params)}/proxy{r}/manifest.csv"
+        for w in fold_keys()
+        for params in PROXY_CONFIGS
+        for r in range(1, n_steps[w.schedule] + 1)
+    )
+
+
 def all_targets() -> list[str]:
     return [
+        "results/summary/leakage_audit.csv",
         "results/summary/runs.csv",
         "results/summary/epochs.csv",
         "results/summary/test_accuracy.svg",
-    ]
+    ] + (["results/summary/protocol_comparison.csv"] if "thesis" in config["protocols"] else [])

@@ -18,6 +18,7 @@ rule train_round0:
         checkpoint=f"{RUN}/round0/checkpoint.pt",
         metrics=f"{RUN}/round0/metrics.json",
         epochs=f"{RUN}/round0/epochs.csv",
+        train_set=f"{RUN}/round0/train_set.npz",
     params:
         round=0,
         settings=train_settings,
@@ -43,6 +44,7 @@ rule train_baseline:
         checkpoint=f"{RUN}/baseline/round{{round}}/checkpoint.pt",
         metrics=f"{RUN}/baseline/round{{round}}/metrics.json",
         epochs=f"{RUN}/baseline/round{{round}}/epochs.csv",
+        train_set=f"{RUN}/baseline/round{{round}}/train_set.npz",
     params:
         round=lambda w: int(w.round),
         settings=train_settings,
@@ -63,7 +65,6 @@ rule train_baseline:
 rule proxy_step:
     input:
         unpack(fold_inputs),
-        index=f"{DATA}/index.csv",
         checkpoint=lambda w: previous_checkpoint(w, PROXY_RUN.format(**w)),
     output:
         manifest=f"{PROXY_RUN}/proxy{{round}}/manifest.csv",
@@ -97,6 +98,7 @@ rule train_proxy:
         checkpoint=f"{PROXY_RUN}/round{{round}}/checkpoint.pt",
         metrics=f"{PROXY_RUN}/round{{round}}/metrics.json",
         epochs=f"{PROXY_RUN}/round{{round}}/epochs.csv",
+        train_set=f"{PROXY_RUN}/round{{round}}/train_set.npz",
     params:
         round=lambda w: int(w.round),
         settings=train_settings,
@@ -108,6 +110,37 @@ rule train_proxy:
         f"{LOGS}/train/{PROXY_RUN.removeprefix('results/runs/')}/round{{round}}.log",
     benchmark:
         f"{BENCH}/train/{PROXY_RUN.removeprefix('results/runs/')}/round{{round}}.tsv"
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/train_round.py"
+
+
+rule train_matched:
+    """The compute-matched baseline: the proxy run's schedule and number of images seen,
+    with random extra original images in place of the proxies."""
+    input:
+        unpack(fold_inputs),
+        init=lambda w: previous_checkpoint(w, f"{PROXY_RUN.format(**w)}/matched"),
+        matched_manifests=proxy_manifests,
+    output:
+        checkpoint=f"{PROXY_RUN}/matched/round{{round}}/checkpoint.pt",
+        metrics=f"{PROXY_RUN}/matched/round{{round}}/metrics.json",
+        epochs=f"{PROXY_RUN}/matched/round{{round}}/epochs.csv",
+        train_set=f"{PROXY_RUN}/matched/round{{round}}/train_set.npz",
+    wildcard_constraints:
+        protocol="honest",
+    params:
+        round=lambda w: int(w.round),
+        settings=train_settings,
+        run_info=lambda w: run_info(w, "baseline_matched", proxy_params(w)),
+    threads: config["threads"]
+    resources:
+        **HEAVY,
+    log:
+        f"{LOGS}/train/{PROXY_RUN.removeprefix('results/runs/')}/matched/round{{round}}.log",
+    benchmark:
+        f"{BENCH}/train/{PROXY_RUN.removeprefix('results/runs/')}/matched/round{{round}}.tsv"
     conda:
         "../../envs/proxy-attention.yaml"
     script:

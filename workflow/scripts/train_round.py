@@ -1,26 +1,25 @@
-"""Train one round of a run (round 0, a baseline round or a proxy round) and evaluate it."""
+"""Train one round of a run (round 0, a baseline, matched-baseline or proxy round) and evaluate it."""
 
-import torch
-
-from proxy_attention.data import load_fold, load_proxies
+from proxy_attention.gpu import claim_gpus
 from proxy_attention.logs import setup_logging
 from proxy_attention.schedule import parse_schedule
 from proxy_attention.train import TrainSettings, train_round
+from proxy_attention.trainset import load_round, write_record
 
 setup_logging(snakemake.log[0])
+claim_gpus(snakemake.resources.get("gpu", 0))  # a free GPU of a multi-GPU machine, before CUDA starts
 w = snakemake.wildcards
-fold = load_fold(snakemake.input.split, snakemake.input.cache, int(w.fold))
-settings = TrainSettings(**snakemake.params.settings, num_classes=len(fold.classes), classes=fold.classes)
-proxy_x, proxy_y = load_proxies(snakemake.input.get("manifests", []), settings.img_size)
-data = {
-    "train_x": torch.cat([fold.x["train"], proxy_x]),
-    "train_y": torch.cat([fold.y["train"], proxy_y]),
-    "n_proxies": len(proxy_y),
-    "val_x": fold.x["val"],
-    "val_y": fold.y["val"],
-    "test_x": fold.x["test"],
-    "test_y": fold.y["test"],
-}
+data, record, classes = load_round(
+    snakemake.input.split,
+    snakemake.input.cache,
+    int(w.fold),
+    w.protocol,
+    int(w.seed),
+    snakemake.params.round,
+    manifests=snakemake.input.get("manifests", []),
+    matched_manifests=snakemake.input.get("matched_manifests", []),
+)
+settings = TrainSettings(**snakemake.params.settings, num_classes=len(classes), classes=classes)
 train_round(
     settings,
     parse_schedule(w.schedule),
@@ -33,3 +32,4 @@ train_round(
     run_info=snakemake.params.run_info,
     threads=snakemake.threads,
 )
+write_record(snakemake.output.train_set, record)

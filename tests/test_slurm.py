@@ -1,0 +1,176 @@
+"""The tiny grid on a real (one-node, local) SLURM cluster gives the local results.
+
+The test starts a cluster with scripts/slurm/start_local_cluster.sh (Debian's
+slurm-wlm + munge, all traffic on 127.0.0.1), runs the workflow once with the
+local executor and once through `--executor slurm`
+(scripts/slurm/run_tiny_grid.sh, profiles/slurm), and compares the numeric
+result columns of results/summary/runs.csv.
+
+It is skipped only when the cluster script says SLURM cannot be installed
+(exit 3: apt-get failed) or that it needs root (exit 2).  Any other failure
+fails the test.
+
+Switch the workflow with WORKFLOWS below, or from the command line:
+    SLURM_TEST_WORKFLOW=<dir with Snakefile> SLURM_TEST_CONFIG=<yaml> pytest tests/test_slurm.py
+Set SLURM_TEST_KEEP_CLUSTER=1 to leave the cluster running afterwards.
+Needs snakemake-executor-plugin-slurm in the Python that runs pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = REPO / "scripts" / "slurm"
+
+# (id, workflow folder with the Snakefile, config file).  In the repository the
+# real one is (REPO, REPO / "tests/configs/tiny.yaml").
+WORKFLOWS = [pytest.param(REPO, REPO / "tests" / "configs" / "tiny.yaml", id="repo-tiny")]
+if os.environ.get("SLURM_TEST_WORKFLOW"):
+    WORKFLOWS = [
+        pytest.param(
+            Path(os.environ["SLURM_TEST_WORKFLOW"]).resolve(),
+            Path(os.environ["SLURM_TEST_CONFIG"]).resolve(),
+            id="env",
+        )
+    ]
+
+SUMMARY = Path("results") / "summary" / "runs.csv"
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+VALUE_COLUMNS = ("test_acc", "val_acc")
+# columns that legitimately differ between two runs: never keys, never compared
+VOLATILE = re.compile(
+    r"(wall|time|duration|seconds|_s$|date|started|finished|host|node|slurm|cuda|pid)",
+    re.IGNORECASE,
+)
+RUN_TIMEOUT_S = int(os.environ.get("SLURM_TEST_TIMEOUT_S", "1800"))
+
+
+def _snakemake_cmd() -> list[str]:
+    return [sys.executable, "-m", "snakemake"]
+
+
+def _run(cmd, *, timeout, env=None, log: Path | None = None):
+    t0 = time.monotonic()
+    p = subprocess.run(
+        [str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, env=env
+    )
+    dt = time.monotonic() - t0
+    if log is not None:
+        log.write_text(f"$ {' '.join(map(str, cmd))}\n# rc={p.returncode} {dt:.1f}s\n"
+                       f"--- stdout\n{p.stdout}\n--- stderr\n{p.stderr}")
+    return p, dt
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A running one-node SLURM cluster; stopped afterwards if this test started it."""
+    was_running = bool(
+        Path("/run/slurmctld.pid").is_file()
+        and shutil.which("sinfo")
+        and subprocess.run(["sinfo", "-h"], capture_output=True).returncode == 0
+    )
+    p, dt = _run(["bash", SCRIPTS / "start_local_cluster.sh"], timeout=900)
+    if p.returncode == 3:
+        pytest.skip("slurm-wlm/munge cannot be installed: " + " | ".join(p.stderr.strip().splitlines()[-3:]))
+    if p.returncode == 2:
+        pytest.skip(f"the local SLURM cluster needs root: {p.stderr.strip()[-300:]}")
+    assert p.returncode == 0, f"start_local_cluster.sh failed (rc={p.returncode}):\n{p.stderr}"
+    print(f"local SLURM cluster up in {dt:.1f}s")
+    yield
+    if not was_running and not os.environ.get("SLURM_TEST_KEEP_CLUSTER"):
+        subprocess.run(["bash", SCRIPTS / "stop_local_cluster.sh"], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def slurm_plugin():
+    pytest.importorskip(
+        "snakemake_executor_plugin_slurm",
+        reason="pip install snakemake-executor-plugin-slurm",
+    )
+
+
+# ------------------------------------------------------------------- helpers
+
+
+def run_local(workflow: Path, configfile: Path, outdir: Path, cores: int = 2):
+    """The workflow with Snakemake's local executor; returns the run's wall seconds."""
+    p, dt = _run(
+        _snakemake_cmd()
+        + ["--snakefile", workflow / "Snakefile", "--directory", outdir,
+           "--configfile", configfile, "--cores", cores, "--retries", 0],
+        timeout=RUN_TIMEOUT_S,
+        log=outdir.parent / f"{outdir.name}.log",
+    )
+    assert p.returncode == 0, f"local run failed:\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}"
+    return dt
+
+
+def run_slurm(workflow: Path, configfile: Path, outdir: Path, jobs: int = 2):
+    """The workflow through `--executor slurm` (scripts/slurm/run_tiny_grid.sh)."""
+    env = dict(os.environ, SNAKEMAKE=" ".join(_snakemake_cmd()), SLURM_JOBS=str(jobs))
+    p, dt = _run(
+        ["bash", SCRIPTS / "run_tiny_grid.sh", workflow, configfile, outdir, "--retries", 0],
+        timeout=RUN_TIMEOUT_S,
+        env=env,
+        log=outdir.parent / f"{outdir.name}.log",
+    )
+    assert p.returncode == 0, f"SLURM run failed:\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}"
+    return dt, p.stderr + p.stdout
+
+
+def compare_runs(a_csv: Path, b_csv: Path, value_columns=VALUE_COLUMNS, atol=1e-9):
+    """Same rows (by key columns) and the same values in ``value_columns``.
+
+    Key columns: every column that is neither a value column nor volatile
+    (wall time, job ids, host names, ...).
+    """
+    import numpy as np
+    import pandas as pd
+
+    a, b = pd.read_csv(a_csv), pd.read_csv(b_csv)
+    assert list(a.columns) == list(b.columns), (list(a.columns), list(b.columns))
+    missing = [c for c in value_columns if c not in a.columns]
+    assert not missing, f"{a_csv} lacks {missing}"
+    keys = [c for c in a.columns if c not in value_columns and not VOLATILE.search(c)]
+    assert len(a) == len(b) > 0, (len(a), len(b))
+    if keys:
+        a = a.sort_values(keys, kind="stable").reset_index(drop=True)
+        b = b.sort_values(keys, kind="stable").reset_index(drop=True)
+        pd.testing.assert_frame_equal(a[keys], b[keys], check_dtype=False)
+    for c in value_columns:
+        x, y = a[c].to_numpy(dtype=float), b[c].to_numpy(dtype=float)
+        bad = ~np.isclose(x, y, rtol=0, atol=atol, equal_nan=True)
+        assert not bad.any(), f"{c} differs:\n{pd.concat([a[keys], a[c], b[c]], axis=1)[bad]}"
+
+
+# --------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("workflow,configfile", WORKFLOWS)
+def test_tiny_grid_slurm_matches_local(slurm_cluster, slurm_plugin, tiny_run, tmp_path, workflow, configfile):
+    assert (workflow / "Snakefile").is_file(), workflow
+    assert configfile.is_file(), configfile
+
+    if configfile == TINY:
+        local = tiny_run  # the end-to-end tests' local run of the same config
+    else:
+        local = tmp_path / "local"
+        run_local(workflow, configfile, local)
+    t_slurm, log = run_slurm(workflow, configfile, tmp_path / "slurm")
+    print(f"SLURM run {t_slurm:.1f}s")
+
+    # the jobs really went through SLURM
+    assert "has been submitted with SLURM jobid" in log
+    compare_runs(local / SUMMARY, tmp_path / "slurm" / SUMMARY)
