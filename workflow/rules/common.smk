@@ -23,6 +23,7 @@ SCHEDULES = {parse_schedule(s).tag: parse_schedule(s) for s in config["schedules
 PROXY_GRID = proxy_grid(config["proxy"])
 paramspace = Paramspace(PROXY_GRID, param_sep="~")
 PROXY_CONFIGS = [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in PROXY_GRID.to_dict("records")]
+PROXY_CONFIG_BY_NAME = {proxy_config_name(params): params for params in PROXY_CONFIGS}
 FOLDS = folds_to_run(config)
 
 DATA = "results/data/{dataset}"
@@ -60,9 +61,12 @@ def run_dir(wildcards):
 
 
 def proxy_params(wildcards) -> dict:
-    """The proxy configuration of a job, typed (floats, bools) as in the grid."""
-    row = paramspace.instance(wildcards)
-    return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    """The proxy configuration of a job, typed (floats, bools) as in the grid.
+
+    A dict lookup by the Paramspace path: Paramspace.instance() converts every column
+    through pandas and dominated DAG building of thesis-scale grids (15 of 38 s).
+    """
+    return PROXY_CONFIG_BY_NAME[proxy_config_name(wildcards)]
 
 
 def train_settings(wildcards) -> dict:
