@@ -39,6 +39,7 @@ wildcard_constraints:
     fold=r"\d+",
     round=r"\d+",
     size=r"\d+",
+    device=r"auto|cpu|cuda\d*",
     **{key: r"[^/]+" for key in PROXY_GRID_KEYS},
 
 
@@ -73,7 +74,7 @@ def train_settings(wildcards) -> dict:
         "model": wildcards.model,
         "img_size": config["img_size"],
         "seed": int(wildcards.seed),
-        "batch_size": t["batch_size"],
+        "batch_size": t["batch_size"],  # 'auto': replaced by the finder's file (batch_size_input)
         "eval_batch_size": t["eval_batch_size"],
         "opt": t["optimizer"],
         "lr": t["lr"],
@@ -88,7 +89,18 @@ def train_settings(wildcards) -> dict:
         "channels_last": t["channels_last"],
         "deterministic": t["deterministic"],
         "pretrained": config["pretrained"].get(wildcards.model),
+        "model_kwargs": config["model_kwargs"].get(wildcards.model, {}),
+        "freeze_backbone_epochs": t["freeze_backbone_epochs"],
+        "fp32_models": t["fp32_models"],
     }
+
+
+def batch_size_input(wildcards) -> dict:
+    """With training.batch_size: auto, the finder's file for this model, image size and device."""
+    if config["training"]["batch_size"] != "auto":
+        return {}
+    device = config["training"]["device"].replace(":", "")
+    return {"batch_size": f"results/batch_size/{wildcards.model}_{config['img_size']}px_{device}.json"}
 
 
 def run_info(wildcards, method: str, params: dict | None = None) -> dict:
@@ -134,7 +146,11 @@ def run_rounds(wildcards) -> list[dict]:
         }
 
     runs = [
-        {**run_info(wildcards, "baseline"), **files([round0] + [f"{base}/baseline/round{r}" for r in range(1, n + 1)])}
+        {
+            **run_info(wildcards, "baseline"),
+            **files([round0] + [f"{base}/baseline/round{r}" for r in range(1, n + 1)]),
+            **explain_file(f"{base}/baseline"),
+        }
     ]
     for params in PROXY_CONFIGS:
         pattern = proxy_config_name(params)
@@ -142,13 +158,20 @@ def run_rounds(wildcards) -> list[dict]:
             {
                 **run_info(wildcards, "proxy", params),
                 **files([round0] + [f"{base}/proxy/{pattern}/round{r}" for r in range(1, n + 1)]),
+                **explain_file(f"{base}/proxy/{pattern}"),
             }
         )
     return runs
 
 
+def explain_file(method_dir: str) -> dict:
+    """The explanation scores of a run's final model (rules/explain.smk), when explain.enabled."""
+    return {"explain": f"{method_dir}/explain.csv"} if config["explain"]["enabled"] else {}
+
+
 def fold_summary_inputs(wildcards) -> list[str]:
-    return sorted({p for run in run_rounds(wildcards) for key in ("metrics", "epochs") for p in run[key]})
+    runs = run_rounds(wildcards)
+    return sorted({p for run in runs for key in ("metrics", "epochs") for p in run[key]} | {run["explain"] for run in runs if "explain" in run})
 
 
 def fold_summaries() -> list[str]:
@@ -167,4 +190,4 @@ def all_targets() -> list[str]:
         "results/summary/runs.csv",
         "results/summary/epochs.csv",
         "results/summary/test_accuracy.svg",
-    ]
+    ] + explain_targets()

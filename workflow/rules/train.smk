@@ -14,6 +14,7 @@ HEAVY = dict(
 rule train_round0:
     input:
         unpack(fold_inputs),
+        unpack(batch_size_input),
     output:
         checkpoint=f"{RUN}/round0/checkpoint.pt",
         metrics=f"{RUN}/round0/metrics.json",
@@ -38,6 +39,7 @@ rule train_round0:
 rule train_baseline:
     input:
         unpack(fold_inputs),
+        unpack(batch_size_input),
         init=lambda w: previous_checkpoint(w, f"{run_dir(w)}/baseline"),
     output:
         checkpoint=f"{RUN}/baseline/round{{round}}/checkpoint.pt",
@@ -91,6 +93,7 @@ rule proxy_step:
 rule train_proxy:
     input:
         unpack(fold_inputs),
+        unpack(batch_size_input),
         init=lambda w: previous_checkpoint(w, PROXY_RUN.format(**w)),
         manifests=proxy_manifests,
     output:
@@ -112,3 +115,39 @@ rule train_proxy:
         "../../envs/proxy-attention.yaml"
     script:
         "../scripts/train_round.py"
+
+
+def finder_settings(wildcards) -> dict:
+    """The training settings that decide memory use, for the batch size finder."""
+    t = config["training"]
+    return {
+        "model": wildcards.model,
+        "img_size": int(wildcards.size),
+        "opt": t["optimizer"],
+        "lr": t["lr"],
+        "weight_decay": t["weight_decay"],
+        "device": t["device"],
+        "amp": t["amp"],
+        "channels_last": t["channels_last"],
+        "model_kwargs": config["model_kwargs"].get(wildcards.model, {}),
+        "fp32_models": t["fp32_models"],
+    }
+
+
+rule find_batch_size:
+    """training.batch_size: auto -- the thesis's batch size finder, once per model, image size and device."""
+    output:
+        "results/batch_size/{model}_{size}px_{device}.json",
+    params:
+        settings=finder_settings,
+        device=config["training"]["device"],
+        max_batch_size=config["training"]["max_batch_size"],
+    threads: config["threads"]
+    resources:
+        **HEAVY,
+    log:
+        f"{LOGS}/find_batch_size/{{model}}_{{size}}px_{{device}}.log",
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/find_batch_size.py"

@@ -2,6 +2,7 @@
 
 import torch
 
+from proxy_attention.batchsize import read_batch_size
 from proxy_attention.data import load_fold, load_proxies
 from proxy_attention.logs import setup_logging
 from proxy_attention.schedule import parse_schedule
@@ -10,7 +11,10 @@ from proxy_attention.train import TrainSettings, train_round
 setup_logging(snakemake.log[0])
 w = snakemake.wildcards
 fold = load_fold(snakemake.input.split, snakemake.input.cache, int(w.fold))
-settings = TrainSettings(**snakemake.params.settings, num_classes=len(fold.classes), classes=fold.classes)
+params = dict(snakemake.params.settings)
+if snakemake.input.get("batch_size"):  # training.batch_size: auto
+    params["batch_size"] = read_batch_size(snakemake.input.batch_size)
+settings = TrainSettings(**params, num_classes=len(fold.classes), classes=fold.classes)
 proxy_x, proxy_y = load_proxies(snakemake.input.get("manifests", []), settings.img_size)
 data = {
     "train_x": torch.cat([fold.x["train"], proxy_x]),

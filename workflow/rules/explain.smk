@@ -1,0 +1,112 @@
+# Explanation quality of every final model (thesis 4.8.1, 5.2): CAMs of the same test images,
+# scored with ROAD and the confidence change when keeping the CAM region; a gallery per fold.
+
+
+def final_checkpoint(wildcards, method_dir: str) -> str:
+    """The last round's checkpoint of a run (round 0 when the schedule has no proxy step)."""
+    n = SCHEDULES[wildcards.schedule].n_proxy_steps
+    return f"{run_dir(wildcards)}/round0/checkpoint.pt" if n == 0 else f"{method_dir}/round{n}/checkpoint.pt"
+
+
+def explain_params(wildcards) -> dict:
+    e = config["explain"]
+    keys = ("n_images", "cam_method", "cam_target", "percentiles", "batch_size")
+    return {**{k: e[k] for k in keys}, "cam_target_layer": config["cam_target_layer"].get(wildcards.model)}
+
+
+def explain_targets() -> list[str]:
+    if not config["explain"]["enabled"]:
+        return []
+    return [p.replace("summary.csv", "explain_gallery.png") for p in fold_summaries()] + [
+        "results/summary/explain_vs_accuracy.svg"
+    ]
+
+
+rule explain_baseline:
+    input:
+        unpack(fold_inputs),
+        checkpoint=lambda w: final_checkpoint(w, f"{run_dir(w)}/baseline"),
+    output:
+        csv=f"{RUN}/baseline/explain.csv",
+        cams=f"{RUN}/baseline/explain.npz",
+    params:
+        settings=explain_params,
+        seed=config["seed"],
+        device=config["training"]["device"],
+    threads: config["threads"]
+    resources:
+        **HEAVY,
+    log:
+        f"{LOGS}/explain/{RUN.removeprefix('results/runs/')}/baseline.log",
+    benchmark:
+        f"{BENCH}/explain/{RUN.removeprefix('results/runs/')}/baseline.tsv"
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/explain.py"
+
+
+rule explain_proxy:
+    input:
+        unpack(fold_inputs),
+        checkpoint=lambda w: final_checkpoint(w, PROXY_RUN.format(**w)),
+    output:
+        csv=f"{PROXY_RUN}/explain.csv",
+        cams=f"{PROXY_RUN}/explain.npz",
+    params:
+        settings=explain_params,
+        seed=config["seed"],
+        device=config["training"]["device"],
+    threads: config["threads"]
+    resources:
+        **HEAVY,
+    log:
+        f"{LOGS}/explain/{PROXY_RUN.removeprefix('results/runs/')}.log",
+    benchmark:
+        f"{BENCH}/explain/{PROXY_RUN.removeprefix('results/runs/')}.tsv"
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/explain.py"
+
+
+rule explain_gallery:
+    input:
+        unpack(fold_inputs),
+        scores=lambda w: [r["explain"] for r in run_rounds(w)],
+        cams=lambda w: [r["explain"].replace(".csv", ".npz") for r in run_rounds(w)],
+    output:
+        report(
+            f"{RUN}/explain_gallery.png",
+            caption="../report/explain_gallery.rst",
+            category="Explainability",
+            subcategory="{dataset} / {model} / {schedule}",
+            labels={"seed": "{seed}", "fold": "{fold}", "figure": "CAM gallery"},
+        ),
+    params:
+        titles=lambda w: [r["config"] for r in run_rounds(w)],
+        n_images=config["explain"]["gallery_images"],
+    log:
+        f"{LOGS}/explain/{RUN.removeprefix('results/runs/')}/gallery.log",
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/explain_gallery.py"
+
+
+rule plot_explain_vs_accuracy:
+    input:
+        "results/summary/runs.csv",
+    output:
+        report(
+            "results/summary/explain_vs_accuracy.svg",
+            caption="../report/explain_vs_accuracy.rst",
+            category="Explainability",
+            labels={"figure": "explanation scores beside accuracy"},
+        ),
+    log:
+        f"{LOGS}/plot_explain_vs_accuracy.log",
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/plot_explain_vs_accuracy.py"
