@@ -171,7 +171,8 @@ def explain_file(method_dir: str) -> dict:
 
 def fold_summary_inputs(wildcards) -> list[str]:
     runs = run_rounds(wildcards)
-    return sorted({p for run in runs for key in ("metrics", "epochs") for p in run[key]} | {run["explain"] for run in runs if "explain" in run})
+    files = {p for run in runs for key in ("metrics", "epochs") for p in run[key]}
+    return sorted(files | {run["explain"] for run in runs if "explain" in run})
 
 
 def fold_summaries() -> list[str]:

@@ -84,7 +84,7 @@ rule explain_gallery:
             labels={"seed": "{seed}", "fold": "{fold}", "figure": "CAM gallery"},
         ),
     params:
-        titles=lambda w: [r["config"] for r in run_rounds(w)],
+        titles=lambda w: [r["config"] if r["method"] == "proxy" else r["method"] for r in run_rounds(w)],
         n_images=config["explain"]["gallery_images"],
     log:
         f"{LOGS}/explain/{RUN.removeprefix('results/runs/')}/gallery.log",
