@@ -192,3 +192,46 @@ def all_targets() -> list[str]:
         "results/summary/epochs.csv",
         "results/summary/test_accuracy.svg",
     ] + explain_targets()
+
+
+# --- batch size finder (rules/train.smk: find_batch_size) ---
+
+
+def finder_settings(wildcards) -> dict:
+    """The training settings that decide memory use, for the batch size finder."""
+    t = config["training"]
+    return {
+        "model": wildcards.model,
+        "img_size": int(wildcards.size),
+        "opt": t["optimizer"],
+        "lr": t["lr"],
+        "weight_decay": t["weight_decay"],
+        "device": t["device"],
+        "amp": t["amp"],
+        "channels_last": t["channels_last"],
+        "model_kwargs": config["model_kwargs"].get(wildcards.model, {}),
+        "fp32_models": t["fp32_models"],
+    }
+
+
+# --- explainability (rules/explain.smk) ---
+
+
+def final_checkpoint(wildcards, method_dir: str) -> str:
+    """The last round's checkpoint of a run (round 0 when the schedule has no proxy step)."""
+    n = SCHEDULES[wildcards.schedule].n_proxy_steps
+    return f"{run_dir(wildcards)}/round0/checkpoint.pt" if n == 0 else f"{method_dir}/round{n}/checkpoint.pt"
+
+
+def explain_params(wildcards) -> dict:
+    e = config["explain"]
+    keys = ("n_images", "cam_method", "cam_target", "percentiles", "batch_size")
+    return {**{k: e[k] for k in keys}, "cam_target_layer": config["cam_target_layer"].get(wildcards.model)}
+
+
+def explain_targets() -> list[str]:
+    if not config["explain"]["enabled"]:
+        return []
+    return [p.replace("summary.csv", "explain_gallery.png") for p in fold_summaries()] + [
+        "results/summary/explain_vs_accuracy.svg"
+    ]

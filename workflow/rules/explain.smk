@@ -2,26 +2,6 @@
 # scored with ROAD and the confidence change when keeping the CAM region; a gallery per fold.
 
 
-def final_checkpoint(wildcards, method_dir: str) -> str:
-    """The last round's checkpoint of a run (round 0 when the schedule has no proxy step)."""
-    n = SCHEDULES[wildcards.schedule].n_proxy_steps
-    return f"{run_dir(wildcards)}/round0/checkpoint.pt" if n == 0 else f"{method_dir}/round{n}/checkpoint.pt"
-
-
-def explain_params(wildcards) -> dict:
-    e = config["explain"]
-    keys = ("n_images", "cam_method", "cam_target", "percentiles", "batch_size")
-    return {**{k: e[k] for k in keys}, "cam_target_layer": config["cam_target_layer"].get(wildcards.model)}
-
-
-def explain_targets() -> list[str]:
-    if not config["explain"]["enabled"]:
-        return []
-    return [p.replace("summary.csv", "explain_gallery.png") for p in fold_summaries()] + [
-        "results/summary/explain_vs_accuracy.svg"
-    ]
-
-
 rule explain_baseline:
     input:
         unpack(fold_inputs),

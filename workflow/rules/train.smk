@@ -117,23 +117,6 @@ rule train_proxy:
         "../scripts/train_round.py"
 
 
-def finder_settings(wildcards) -> dict:
-    """The training settings that decide memory use, for the batch size finder."""
-    t = config["training"]
-    return {
-        "model": wildcards.model,
-        "img_size": int(wildcards.size),
-        "opt": t["optimizer"],
-        "lr": t["lr"],
-        "weight_decay": t["weight_decay"],
-        "device": t["device"],
-        "amp": t["amp"],
-        "channels_last": t["channels_last"],
-        "model_kwargs": config["model_kwargs"].get(wildcards.model, {}),
-        "fp32_models": t["fp32_models"],
-    }
-
-
 rule find_batch_size:
     """training.batch_size: auto -- the thesis's batch size finder, once per model, image size and device."""
     output:
