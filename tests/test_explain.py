@@ -54,9 +54,11 @@ def test_scores_of_two_models_on_the_same_images(tmp_path, test_split):
                                           out_csv=tmp_path / f"e{seed}.csv", out_npz=tmp_path / f"e{seed}.npz")
     assert tables[0]["index_row"].tolist() == tables[1]["index_row"].tolist() == list(rows[sample_rows(20, 6, 7)])
     assert not np.allclose(tables[0]["road_combined"], tables[1]["road_combined"])
-    for t in tables.values():
+    for seed, t in tables.items():
         assert len(t) == 6 and np.isfinite(t[["road_combined", "cam_conf_change"]].to_numpy()).all()
         assert (t["road_combined"].abs() <= 0.5).all()  # half a difference of two probabilities
+        flat = np.load(tmp_path / f"e{seed}.npz")["cam"].reshape(6, -1)
+        assert t["cam_flat"].tolist() == (flat.max(1) == flat.min(1)).tolist()
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "e0.csv"), tables[0], check_dtype=False)
     saved = np.load(tmp_path / "e0.npz")
     assert saved["cam"].shape == (6, SIZE, SIZE) and saved["index_row"].tolist() == tables[0]["index_row"].tolist()

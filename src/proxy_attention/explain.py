@@ -15,7 +15,9 @@ explained class as the score:
   multiplied by its CAM, i.e. only the CAM's region is kept. Higher (closer to
   zero or positive) is better: the region alone carries the decision.
 
-Outputs: ``explain.csv`` (one row per image) and ``explain.npz`` (the CAMs, for the gallery).
+Outputs: ``explain.csv`` (one row per image; ``cam_flat`` marks a constant CAM, e.g. all zero
+when no activation supports the class, whose scores are about 0 by construction) and
+``explain.npz`` (the CAMs, for the gallery).
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ def explain_checkpoint(
         "correct": (pred == y).cpu().numpy(),
         "road_combined": np.concatenate(road_scores) if road_scores else np.empty(0),
         "cam_conf_change": np.concatenate(conf_scores) if conf_scores else np.empty(0),
+        "cam_flat": np.ptp(cams.reshape(len(cams), -1), axis=1) == 0 if len(cams) else np.empty(0, bool),
         "cam_method": settings.cam_method,
         "cam_target": settings.cam_target,
         "cam_layer": layer_name,
