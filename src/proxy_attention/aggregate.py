@@ -16,6 +16,10 @@ from .config import PROXY_GRID_KEYS
 
 # Columns that identify a run and round; the rest are hyperparameters and measurements.
 RUN_KEYS = ["dataset", "model", "schedule", "seed", "fold", "method", "config"]
+# Keys of a run that name its files rather than describe it.
+FILE_KEYS = ("metrics", "epochs", "explain")
+# Per-image explanation scores of explain.csv (proxy_attention.explain); runs.csv gets their means.
+EXPLAIN_SCORES = ["road_combined", "cam_conf_change"]
 
 
 def _order(df: pd.DataFrame, first: list[str]) -> pd.DataFrame:
@@ -27,16 +31,20 @@ def run_tables(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-round metrics and per-epoch curves for the runs of one fold.
 
     Each item of ``runs`` is a dict of the run's identity and hyperparameters plus
-    ``metrics`` and ``epochs``: the per-round file paths, round 0 first.
+    ``metrics`` and ``epochs``: the per-round file paths, round 0 first, and
+    optionally ``explain``: the final model's explanation scores
+    (:mod:`proxy_attention.explain`), whose means go into the final round's row.
     """
     metric_rows, epoch_frames = [], []
     for run in runs:
-        ident = {k: v for k, v in run.items() if k not in ("metrics", "epochs")}
-        for path in run["metrics"]:
+        ident = {k: v for k, v in run.items() if k not in FILE_KEYS}
+        for i, path in enumerate(run["metrics"]):
             m = json.loads(Path(path).read_text())
             m.pop("test_pred", None)
             m.update(ident)
             m["metrics_file"] = str(path)
+            if run.get("explain") and i == len(run["metrics"]) - 1:
+                m.update(explain_means(run["explain"]))
             metric_rows.append(m)
         for path in run["epochs"]:
             e = pd.read_csv(path)
@@ -46,6 +54,14 @@ def run_tables(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     metrics = _order(pd.DataFrame(metric_rows), first)
     epochs = _order(pd.concat(epoch_frames, ignore_index=True), first) if epoch_frames else pd.DataFrame()
     return metrics, epochs
+
+
+def explain_means(path: str | Path) -> dict:
+    """Mean scores of one final model's ``explain.csv``: ``explain_road_combined``, ``explain_cam_conf_change``."""
+    df = pd.read_csv(path)
+    out = {f"explain_{k}": float(df[k].mean()) if len(df) else float("nan") for k in EXPLAIN_SCORES}
+    out["explain_n_images"] = int(len(df))
+    return out
 
 
 def concat_tables(paths: list[str | Path], sort_by: list[str] | None = None) -> pd.DataFrame:

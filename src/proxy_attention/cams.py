@@ -9,6 +9,10 @@ layer named.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from types import SimpleNamespace
+
 import numpy as np
 import torch
 from pytorch_grad_cam import (
@@ -21,6 +25,7 @@ from pytorch_grad_cam import (
     ScoreCAM,
     XGradCAM,
 )
+from pytorch_grad_cam import score_cam
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
@@ -38,6 +43,23 @@ CAM_METHODS = {
 
 class CamError(RuntimeError):
     pass
+
+
+def model_label(model: nn.Module) -> str:
+    """The timm architecture name of ``model`` for error messages."""
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    return cfg.get("architecture") or type(model).__name__
+
+
+@contextlib.contextmanager
+def _quiet_scorecam():
+    """ScoreCAM draws a tqdm progress bar per image into the rule's log; switch it off while we run."""
+    saved = score_cam.tqdm
+    score_cam.tqdm = SimpleNamespace(tqdm=functools.partial(saved.tqdm, disable=True))
+    try:
+        yield
+    finally:
+        score_cam.tqdm = saved
 
 
 def compute_cams(
@@ -62,12 +84,12 @@ def compute_cams(
         return out
     was_training = model.training
     device = next(model.parameters()).device
-    model_name = getattr(model, "default_cfg", {}).get("architecture", type(model).__name__)
+    model_name = model_label(model)
     filled = 0
     try:
         with torch.autocast(device_type=device.type, enabled=False):
             cam_cls = CAM_METHODS[method]
-            with cam_cls(model=model, target_layers=[layer], reshape_transform=reshape_transform) as cam:
+            with _quiet_scorecam(), cam_cls(model=model, target_layers=[layer], reshape_transform=reshape_transform) as cam:
                 if method == "scorecam":
                     cam.batch_size = batch_size
                 for start in range(0, n, batch_size):
@@ -111,17 +133,25 @@ def cam_grid(model: nn.Module, layer: nn.Module, reshape_transform, sample: torc
     finally:
         handle.remove()
         model.train(was_training)
+    if "out" not in seen:
+        raise CamError("the layer was not called in the forward pass")
     act = seen["out"]
     if reshape_transform is not None:
         act = reshape_transform(act)
+    if act.ndim != 4:
+        raise CamError(f"its activations have shape {tuple(act.shape)}, not (N, C, H, W); a token model needs a reshape")
     return tuple(act.shape[-2:])
 
 
 def check_cam_grid(model: nn.Module, layer_name: str, layer: nn.Module, reshape_transform, sample: torch.Tensor) -> tuple[int, int]:
-    """Refuse a target layer whose activations are 1x1: every CAM would be constant and no pixel could change."""
-    grid = cam_grid(model, layer, reshape_transform, sample)
+    """Refuse a target layer whose activations are 1x1 (every CAM constant, no proxy pixel could change)
+    or cannot be made (N, C, H, W); errors name the model and the layer."""
+    model_name = model_label(model)
+    try:
+        grid = cam_grid(model, layer, reshape_transform, sample)
+    except Exception as e:
+        raise CamError(f"CAM target layer '{layer_name}' of {model_name} is unusable: {type(e).__name__}: {e}") from e
     if grid[0] * grid[1] <= 1:
-        model_name = getattr(model, "default_cfg", {}).get("architecture", type(model).__name__)
         raise CamError(
             f"the CAM target layer '{layer_name}' of {model_name} has a {grid[0]}x{grid[1]} feature map for "
             f"{sample.shape[-1]} px images, so every CAM is constant and no proxy pixel could change; "

@@ -55,6 +55,12 @@ def check_config(config: dict, check_models: bool = True) -> None:
                 check_model_name(name)
             except ModelError as e:
                 raise ConfigError(f"config key {e}") from None
+    for key in ("pretrained", "model_kwargs"):
+        unknown = sorted(set(config.get(key) or {}) - set(config["models"]))
+        if unknown:
+            raise ConfigError(
+                f"config key '{key}' names models that are not in 'models': {unknown}; models are {config['models']}"
+            )
     for name, opts in config["datasets"].items():
         from .datasets import dataset_type
         from .index import DataError

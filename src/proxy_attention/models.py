@@ -1,18 +1,23 @@
 """timm models: creation, checkpoints, and where to hook a CAM.
 
 A checkpoint is a ``torch.save`` dict holding at least ``model`` (state_dict),
-``model_name``, ``num_classes``, ``classes`` and ``img_size``, so that
-``timm.create_model(ckpt["model_name"], num_classes=ckpt["num_classes"]).load_state_dict(ckpt["model"])``
-restores the model.
+``model_name``, ``num_classes``, ``classes``, ``img_size`` and ``model_kwargs``, so that
+``timm.create_model(ckpt["model_name"], num_classes=ckpt["num_classes"], **ckpt["model_kwargs"])
+.load_state_dict(ckpt["model"])`` restores the model.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 import timm
 import torch
 from torch import nn
+
+
+log = logging.getLogger(__name__)
 
 
 class ModelError(ValueError):
@@ -31,17 +36,98 @@ def check_model_name(name: str) -> None:
     raise ModelError(f"models: '{name}' is not a timm model{hint}")
 
 
-def create_model(name: str, num_classes: int, pretrained_file: str | None = None) -> nn.Module:
-    """Create a timm model; with ``pretrained_file`` load local weights offline (classifier replaced)."""
+def create_model(
+    name: str, num_classes: int, pretrained_file: str | None = None, model_kwargs: dict | None = None
+) -> nn.Module:
+    """Create a timm model; with ``pretrained_file`` load local weights offline (classifier replaced).
+
+    ``model_kwargs`` go to ``timm.create_model`` (e.g. ``img_size`` and ``patch_size``
+    for a ViT trained at 32 px). Weights come only from ``pretrained_file`` (a
+    safetensors file or a torch checkpoint, plain state_dict or a dict holding one
+    under ``model``/``state_dict``), never from a hub. timm drops the file's
+    classifier when ``num_classes`` differs from the model's pretrained config and
+    adapts the rest (e.g. resamples a ViT's position embeddings); any other
+    parameter the file lacks is an error, not a silent random initialisation.
+    """
     check_model_name(name)
-    if pretrained_file:
+    kwargs = dict(model_kwargs or {})
+    try:
+        if not pretrained_file:
+            return timm.create_model(name, pretrained=False, num_classes=num_classes, **kwargs)
         path = Path(pretrained_file)
         if not path.is_file():
-            raise ModelError(f"pretrained weights file {path} does not exist")
-        return timm.create_model(
-            name, pretrained=True, num_classes=num_classes, pretrained_cfg_overlay=dict(file=str(path.resolve()))
-        )
-    return timm.create_model(name, pretrained=False, num_classes=num_classes)
+            raise ModelError(f"pretrained: weights file {path} for model '{name}' does not exist")
+        with _TimmLoadLog() as seen:
+            model = timm.create_model(
+                name, pretrained=True, num_classes=num_classes,
+                pretrained_cfg_overlay=dict(file=str(path.resolve())), **kwargs,
+            )
+    except TypeError as e:  # an unknown keyword in model_kwargs
+        raise ModelError(f"model_kwargs of '{name}' are not accepted by timm: {e}") from None
+    except ModelError:
+        raise
+    except Exception as e:
+        raise ModelError(f"cannot load pretrained weights {pretrained_file} into '{name}': {type(e).__name__}: {e}") from e
+    head = _classifier_names(model)
+    missing = [k for k in seen.missing if not any(k == h or k.startswith(h + ".") for h in head)]
+    if seen.random_init or missing:
+        what = "no weights were loaded" if seen.random_init else f"it lacks {missing[:8]}{' ...' if len(missing) > 8 else ''}"
+        raise ModelError(f"pretrained weights {pretrained_file} do not fit model '{name}': {what}")
+    if seen.unexpected:
+        log.warning("pretrained weights %s hold keys model '%s' does not use: %s", pretrained_file, name, seen.unexpected[:8])
+    log.info("loaded pretrained weights %s into %s (new classifier %s for %d classes)", pretrained_file, name, head, num_classes)
+    return model
+
+
+def _classifier_names(model: nn.Module) -> list[str]:
+    """Dotted names of the classifier module(s) of a timm model."""
+    cls = model.pretrained_cfg.get("classifier") if getattr(model, "pretrained_cfg", None) else None
+    if cls:
+        return [cls] if isinstance(cls, str) else list(cls)
+    head = model.get_classifier()
+    return [n for n, m in model.named_modules() if m is head]
+
+
+class _TimmLoadLog(logging.Handler):
+    """Collect what timm's weight loader reports (it only logs missing keys and random initialisation)."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.missing: list[str] = []
+        self.unexpected: list[str] = []
+        self.random_init = False
+        self._logger = logging.getLogger("timm.models._builder")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        keys = re.match(r"(Missing|Unexpected) keys \((.*)\) (discovered|found)", msg)
+        if keys:
+            names = [k.strip() for k in keys.group(2).split(",") if k.strip()]
+            (self.missing if keys.group(1) == "Missing" else self.unexpected).extend(names)
+        elif "random initialization" in msg:
+            self.random_init = True
+
+    def __enter__(self):
+        self._level = self._logger.level
+        self._logger.setLevel(logging.DEBUG)
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc):
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
+        return False
+
+
+def freeze_backbone(model: nn.Module, frozen: bool) -> int:
+    """Set ``requires_grad`` of every parameter outside the classifier to ``not frozen``; return how many changed state."""
+    head = {id(p) for p in model.get_classifier().parameters()}
+    n = 0
+    for p in model.parameters():
+        if id(p) not in head and p.requires_grad == frozen:
+            p.requires_grad_(not frozen)
+            n += 1
+    return n
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
@@ -49,7 +135,9 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
 
 
 def model_from_checkpoint(ckpt: dict) -> nn.Module:
-    model = timm.create_model(ckpt["model_name"], pretrained=False, num_classes=ckpt["num_classes"])
+    model = timm.create_model(
+        ckpt["model_name"], pretrained=False, num_classes=ckpt["num_classes"], **ckpt.get("model_kwargs", {})
+    )
     model.load_state_dict(ckpt["model"])
     return model
 
@@ -60,52 +148,76 @@ def model_from_checkpoint(ckpt: dict) -> nn.Module:
 
 def _vit_reshape(num_prefix_tokens: int):
     def reshape(tensor: torch.Tensor) -> torch.Tensor:
+        if tensor.ndim != 3:
+            raise ModelError(f"expected (N, tokens, C) activations, got shape {tuple(tensor.shape)}")
         tokens = tensor[:, num_prefix_tokens:, :]
         side = int(round(tokens.shape[1] ** 0.5))
         if side * side != tokens.shape[1]:
-            raise ModelError(f"cannot reshape {tokens.shape[1]} patch tokens into a square grid")
+            raise ModelError(
+                f"cannot reshape {tokens.shape[1]} tokens (after {num_prefix_tokens} prefix tokens) into a square grid"
+            )
         return tokens.reshape(tensor.shape[0], side, side, tensor.shape[2]).permute(0, 3, 1, 2)
 
     return reshape
 
 
 def _nhwc_to_nchw(tensor: torch.Tensor) -> torch.Tensor:
+    if tensor.ndim != 4:
+        raise ModelError(f"expected (N, H, W, C) activations, got shape {tuple(tensor.shape)}")
     return tensor.permute(0, 3, 1, 2)
+
+
+def _arch(model: nn.Module) -> str:
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    return cfg.get("architecture") or type(model).__name__
+
+
+def _is_token_model(model: nn.Module) -> bool:
+    """ViT-like: a ``blocks`` sequence over (N, tokens, C) with ``num_prefix_tokens`` class/register tokens."""
+    return hasattr(model, "blocks") and hasattr(model, "num_prefix_tokens")
+
+
+def _is_nhwc(model: nn.Module) -> bool:
+    """timm marks models whose stages keep (N, H, W, C) activations (Swin, Swin V2, MambaOut, ...)."""
+    return getattr(model, "output_fmt", "NCHW") == "NHWC"
 
 
 def cam_target(model: nn.Module, override: str | None = None):
     """Return ``(layer_name, module, reshape_transform)`` for CAMs on ``model``.
 
     ``override`` is a dotted module path (``layer4``, ``blocks.11.norm1``) from config.
-    Token models (ViT-like with ``blocks`` and prefix tokens, Swin-like with NHWC
-    stages) get a ``reshape_transform`` that makes NCHW activations.
+    Without it: ViT-like token models hook the last block's ``norm1`` (the last
+    block's output only reaches the head through the class token) and drop the
+    prefix tokens; every other model hooks the last entry of timm's ``feature_info``
+    (the last stage), permuted to NCHW for NHWC models such as Swin. A layer that is not
+    there is a :class:`~proxy_attention.cams.CamError` naming the model and layer.
     """
+    from .cams import CamError
+
+    reshape = _guess_reshape(model)
     if override:
         try:
             module = model.get_submodule(override)
         except AttributeError as e:
-            raise ModelError(f"cam target layer '{override}' not found in {type(model).__name__}: {e}") from None
-        return override, module, _guess_reshape(model)
-    if hasattr(model, "blocks") and hasattr(model, "num_prefix_tokens"):  # ViT, DeiT, ...
+            raise CamError(
+                f"cam_target_layer '{override}' not found in {_arch(model)}: {e}; "
+                "list the names with [n for n, _ in model.named_modules()]"
+            ) from None
+        return override, module, reshape
+    if _is_token_model(model):
         name = f"blocks.{len(model.blocks) - 1}.norm1"
-        return name, model.get_submodule(name), _vit_reshape(model.num_prefix_tokens)
-    if hasattr(model, "layers") and type(model).__name__.startswith("SwinTransformer"):
-        last = model.layers[-1]
-        name = f"layers.{len(model.layers) - 1}.blocks.{len(last.blocks) - 1}.norm1"
-        return name, model.get_submodule(name), _nhwc_to_nchw
+        return name, model.get_submodule(name), reshape
     info = getattr(model, "feature_info", None)
     if info:
         last = info[-1] if isinstance(info, list) else info.info[-1]
         name = last["module"]
-        return name, model.get_submodule(name), None
-    raise ModelError(
-        f"cannot find a CAM target layer for {type(model).__name__}; set 'cam_target_layer' for this model in config"
-    )
+        return name, model.get_submodule(name), reshape
+    raise CamError(f"cannot find a CAM target layer for {_arch(model)}; set 'cam_target_layer' for this model in config")
 
 
 def _guess_reshape(model: nn.Module):
-    if hasattr(model, "blocks") and hasattr(model, "num_prefix_tokens"):
+    if _is_token_model(model):
         return _vit_reshape(model.num_prefix_tokens)
-    if type(model).__name__.startswith("SwinTransformer"):
+    if _is_nhwc(model):
         return _nhwc_to_nchw
     return None

@@ -11,6 +11,7 @@ ends with the same numbers as an uninterrupted run.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import logging
@@ -29,7 +30,7 @@ from timm.scheduler import create_scheduler_v2
 
 from . import atomic
 from .data import Normalize, augment
-from .models import create_model, load_checkpoint
+from .models import create_model, freeze_backbone, load_checkpoint
 from .schedule import Schedule
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ class TrainSettings:
     channels_last: bool = True
     deterministic: bool = True
     pretrained: str | None = None
+    model_kwargs: dict = field(default_factory=dict)  # extra timm.create_model arguments (img_size, ...)
+    freeze_backbone_epochs: int = 0  # train only the classifier for the first N global epochs
+    fp32_models: list[str] = field(default_factory=list)  # glob patterns of models never trained with AMP
     extra: dict = field(default_factory=dict)
 
     def fingerprint(self) -> str:
@@ -69,14 +73,37 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def amp_dtype(settings: TrainSettings, device: torch.device):
-    if device.type != "cuda" or settings.amp == "none":
+# Attention models whose fp16 training is known to diverge (the thesis saw ViT fail to converge in fp16):
+# with amp 'auto' they use bf16 where the GPU has it and fp32 otherwise, never fp16.
+TRANSFORMER_PATTERNS = ("vit_*", "deit*", "swin*", "beit*", "eva*", "cait*", "xcit*", "levit*", "pvt*", "twins*",
+                        "mvitv2*", "maxvit*", "coat*", "crossvit*", "tnt*", "volo*", "flexivit*", "samvit*")
+
+
+def amp_dtype(settings: TrainSettings, device: torch.device, bf16_supported: bool | None = None):
+    """The autocast dtype of training, or ``None`` for fp32.
+
+    AMP is CUDA only. ``fp32_models`` (glob patterns) switch it off for matching models;
+    ``auto`` picks bf16 where supported, else fp16, except for attention models
+    (:data:`TRANSFORMER_PATTERNS`), which get fp32 instead of fp16.
+    """
+    if settings.amp not in ("auto", "bf16", "fp16", "none"):
+        raise ValueError(f"training.amp must be auto, bf16, fp16 or none, got {settings.amp!r}")
+    if device.type != "cuda" or settings.amp == "none" or _matches(settings.model, settings.fp32_models):
         return None
     if settings.amp == "fp16":
         return torch.float16
-    if settings.amp in ("bf16", "auto"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    raise ValueError(f"training.amp must be auto, bf16, fp16 or none, got {settings.amp!r}")
+    if bf16_supported is None:
+        bf16_supported = torch.cuda.is_bf16_supported()
+    if settings.amp == "bf16":
+        return torch.bfloat16 if bf16_supported else torch.float16
+    if bf16_supported:
+        return torch.bfloat16
+    return None if _matches(settings.model, TRANSFORMER_PATTERNS) else torch.float16
+
+
+def _matches(model: str, patterns) -> bool:
+    base = model.split(".")[0]
+    return any(fnmatch.fnmatchcase(base, p) for p in patterns)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -97,7 +124,8 @@ class Trainer:
         self.device = resolve_device(settings.device)
         self.amp_dtype = amp_dtype(settings, self.device)
         torch.manual_seed(settings.seed)  # deterministic initial weights
-        self.model = create_model(settings.model, settings.num_classes, settings.pretrained).to(self.device)
+        self.model = create_model(settings.model, settings.num_classes, settings.pretrained, settings.model_kwargs)
+        self.model = self.model.to(self.device)
         if settings.channels_last and self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         cfg = timm.data.resolve_model_data_config(self.model)
@@ -128,6 +156,7 @@ class Trainer:
             "optimizer_steps": self.optimizer_steps,
             "history": self.history,
             "model_name": self.s.model,
+            "model_kwargs": dict(self.s.model_kwargs),
             "num_classes": self.s.num_classes,
             "classes": self.s.classes,
             "img_size": self.s.img_size,
@@ -165,6 +194,10 @@ class Trainer:
         gen = torch.Generator().manual_seed(seed)
         self.scheduler.step(self.epoch)
         lr = self.optimizer.param_groups[0]["lr"]
+        # a function of the global epoch only, so rounds and resumed runs freeze the same epochs
+        frozen = self.epoch < self.s.freeze_backbone_epochs
+        if freeze_backbone(self.model, frozen):
+            log.info("epoch %d: backbone %s", self.epoch + 1, "frozen (training the classifier only)" if frozen else "unfrozen")
         self.model.train()
         n = len(x)
         perm = torch.randperm(n, generator=gen)

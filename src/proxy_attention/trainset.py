@@ -124,3 +124,11 @@ def proxy_candidates(split_csv, cache_npy, fold: int, protocol: str, seed: int, 
     labels = torch.from_numpy(split["label_idx"].to_numpy().astype(np.int64))
     classes = split.drop_duplicates("label_idx").sort_values("label_idx")["label"].astype(str).tolist()
     return to_nchw(cache[rows]), labels[rows], rows, classes, split["path"].tolist()
+
+
+def test_images(split_csv, cache_npy):
+    """The held-out test images, labels and index rows (the same for every fold and protocol)."""
+    split = pd.read_csv(split_csv)
+    rows = np.flatnonzero((split["split"] == TEST).to_numpy())
+    labels = torch.from_numpy(split["label_idx"].to_numpy()[rows].astype(np.int64))
+    return to_nchw(load_cache(cache_npy)[rows]), labels, rows

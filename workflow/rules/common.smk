@@ -42,6 +42,7 @@ wildcard_constraints:
     fold=r"\d+",
     round=r"\d+",
     size=r"\d+",
+    device=r"auto|cpu|cuda\d*",
     **{key: r"[^/]+" for key in PROXY_GRID_KEYS},
 
 
@@ -75,7 +76,7 @@ def train_settings(wildcards) -> dict:
         "model": wildcards.model,
         "img_size": config["img_size"],
         "seed": int(wildcards.seed),
-        "batch_size": t["batch_size"],
+        "batch_size": t["batch_size"],  # 'auto': replaced by the finder's file (batch_size_input)
         "eval_batch_size": t["eval_batch_size"],
         "opt": t["optimizer"],
         "lr": t["lr"],
@@ -90,7 +91,18 @@ def train_settings(wildcards) -> dict:
         "channels_last": t["channels_last"],
         "deterministic": t["deterministic"],
         "pretrained": config["pretrained"].get(wildcards.model),
+        "model_kwargs": config["model_kwargs"].get(wildcards.model, {}),
+        "freeze_backbone_epochs": t["freeze_backbone_epochs"],
+        "fp32_models": t["fp32_models"],
     }
+
+
+def batch_size_input(wildcards) -> dict:
+    """With training.batch_size: auto, the finder's file for this model, image size and device."""
+    if config["training"]["batch_size"] != "auto":
+        return {}
+    device = config["training"]["device"].replace(":", "")
+    return {"batch_size": f"results/batch_size/{wildcards.model}_{config['img_size']}px_{device}.json"}
 
 
 def run_info(wildcards, method: str, params: dict | None = None) -> dict:
@@ -139,10 +151,10 @@ def run_rounds(wildcards) -> list[dict]:
     def rounds(method_dir):
         return [round0] + [f"{method_dir}/round{r}" for r in range(1, n + 1)]
 
-    runs = [{**run_info(wildcards, "baseline"), **files(rounds(f"{base}/baseline"))}]
+    runs = [{**run_info(wildcards, "baseline"), **files(rounds(f"{base}/baseline")), **explain_file(f"{base}/baseline")}]
     for params in PROXY_CONFIGS:
         proxy_dir = f"{base}/proxy/{proxy_config_name(params)}"
-        runs.append({**run_info(wildcards, "proxy", params), **files(rounds(proxy_dir))})
+        runs.append({**run_info(wildcards, "proxy", params), **files(rounds(proxy_dir)), **explain_file(proxy_dir)})
         if matched_baseline(wildcards):
             runs.append({**run_info(wildcards, "baseline_matched", params), **files(rounds(f"{proxy_dir}/matched"))})
     return runs
@@ -153,8 +165,15 @@ def matched_baseline(wildcards) -> bool:
     return config["matched_baseline"] and wildcards.protocol == "honest"
 
 
+def explain_file(method_dir: str) -> dict:
+    """The explanation scores of a run's final model (rules/explain.smk), when explain.enabled."""
+    return {"explain": f"{method_dir}/explain.csv"} if config["explain"]["enabled"] else {}
+
+
 def fold_summary_inputs(wildcards) -> list[str]:
-    return sorted({p for run in run_rounds(wildcards) for key in ("metrics", "epochs") for p in run[key]})
+    runs = run_rounds(wildcards)
+    files = {p for run in runs for key in ("metrics", "epochs") for p in run[key]}
+    return sorted(files | {run["explain"] for run in runs if "explain" in run})
 
 
 def fold_keys() -> list[Wildcards]:
@@ -197,4 +216,47 @@ def all_targets() -> list[str]:
         "results/summary/runs.csv",
         "results/summary/epochs.csv",
         "results/summary/test_accuracy.svg",
-    ] + (["results/summary/protocol_comparison.csv"] if "thesis" in config["protocols"] else [])
+    ] + explain_targets() + (["results/summary/protocol_comparison.csv"] if "thesis" in config["protocols"] else [])
+
+
+# --- batch size finder (rules/train.smk: find_batch_size) ---
+
+
+def finder_settings(wildcards) -> dict:
+    """The training settings that decide memory use, for the batch size finder."""
+    t = config["training"]
+    return {
+        "model": wildcards.model,
+        "img_size": int(wildcards.size),
+        "opt": t["optimizer"],
+        "lr": t["lr"],
+        "weight_decay": t["weight_decay"],
+        "device": t["device"],
+        "amp": t["amp"],
+        "channels_last": t["channels_last"],
+        "model_kwargs": config["model_kwargs"].get(wildcards.model, {}),
+        "fp32_models": t["fp32_models"],
+    }
+
+
+# --- explainability (rules/explain.smk) ---
+
+
+def final_checkpoint(wildcards, method_dir: str) -> str:
+    """The last round's checkpoint of a run (round 0 when the schedule has no proxy step)."""
+    n = SCHEDULES[wildcards.schedule].n_proxy_steps
+    return f"{run_dir(wildcards)}/round0/checkpoint.pt" if n == 0 else f"{method_dir}/round{n}/checkpoint.pt"
+
+
+def explain_params(wildcards) -> dict:
+    e = config["explain"]
+    keys = ("n_images", "cam_method", "cam_target", "percentiles", "batch_size")
+    return {**{k: e[k] for k in keys}, "cam_target_layer": config["cam_target_layer"].get(wildcards.model)}
+
+
+def explain_targets() -> list[str]:
+    if not config["explain"]["enabled"]:
+        return []
+    return [p.replace("summary.csv", "explain_gallery.png") for p in fold_summaries()] + [
+        "results/summary/explain_vs_accuracy.svg"
+    ]

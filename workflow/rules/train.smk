@@ -14,6 +14,7 @@ HEAVY = dict(
 rule train_round0:
     input:
         unpack(fold_inputs),
+        unpack(batch_size_input),
     output:
         checkpoint=f"{RUN}/round0/checkpoint.pt",
         metrics=f"{RUN}/round0/metrics.json",
@@ -39,6 +40,7 @@ rule train_round0:
 rule train_baseline:
     input:
         unpack(fold_inputs),
+        unpack(batch_size_input),
         init=lambda w: previous_checkpoint(w, f"{run_dir(w)}/baseline"),
     output:
         checkpoint=f"{RUN}/baseline/round{{round}}/checkpoint.pt",
@@ -92,6 +94,7 @@ rule proxy_step:
 rule train_proxy:
     input:
         unpack(fold_inputs),
+        unpack(batch_size_input),
         init=lambda w: previous_checkpoint(w, PROXY_RUN.format(**w)),
         manifests=proxy_manifests,
     output:
@@ -121,6 +124,7 @@ rule train_matched:
     with random extra original images in place of the proxies."""
     input:
         unpack(fold_inputs),
+        unpack(batch_size_input),
         init=lambda w: previous_checkpoint(w, f"{PROXY_RUN.format(**w)}/matched"),
         matched_manifests=proxy_manifests,
     output:
@@ -145,3 +149,22 @@ rule train_matched:
         "../../envs/proxy-attention.yaml"
     script:
         "../scripts/train_round.py"
+
+
+rule find_batch_size:
+    """training.batch_size: auto -- the thesis's batch size finder, once per model, image size and device."""
+    output:
+        "results/batch_size/{model}_{size}px_{device}.json",
+    params:
+        settings=finder_settings,
+        device=config["training"]["device"],
+        max_batch_size=config["training"]["max_batch_size"],
+    threads: config["threads"]
+    resources:
+        **HEAVY,
+    log:
+        f"{LOGS}/find_batch_size/{{model}}_{{size}}px_{{device}}.log",
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/find_batch_size.py"

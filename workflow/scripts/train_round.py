@@ -1,5 +1,6 @@
 """Train one round of a run (round 0, a baseline, matched-baseline or proxy round) and evaluate it."""
 
+from proxy_attention.batchsize import read_batch_size
 from proxy_attention.gpu import claim_gpus
 from proxy_attention.logs import setup_logging
 from proxy_attention.schedule import parse_schedule
@@ -19,7 +20,10 @@ data, record, classes = load_round(
     manifests=snakemake.input.get("manifests", []),
     matched_manifests=snakemake.input.get("matched_manifests", []),
 )
-settings = TrainSettings(**snakemake.params.settings, num_classes=len(classes), classes=classes)
+params = dict(snakemake.params.settings)
+if snakemake.input.get("batch_size"):  # training.batch_size: auto
+    params["batch_size"] = read_batch_size(snakemake.input.batch_size)
+settings = TrainSettings(**params, num_classes=len(classes), classes=classes)
 train_round(
     settings,
     parse_schedule(w.schedule),

@@ -1,0 +1,13 @@
+"""training.batch_size: auto -- find the largest batch that trains without running out of memory."""
+
+import torch
+
+from proxy_attention.batchsize import batch_size_file
+from proxy_attention.logs import setup_logging
+from proxy_attention.train import TrainSettings
+
+setup_logging(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+# an ImageNet-sized head: the file serves every dataset, and no dataset's head is much larger
+settings = TrainSettings(**snakemake.params.settings, num_classes=1000, classes=[])
+batch_size_file(settings, snakemake.params.device, snakemake.params.max_batch_size, snakemake.output[0])
