@@ -102,8 +102,9 @@ def test_new_grid_value_runs_only_new_jobs(finished, tmp_path):
     wider = tmp_path / "wider.yaml"
     wider.write_text(yaml.safe_dump(cfg))
     jobs = planned_jobs(snakemake(finished, "-n", config=wider).stdout)
-    assert jobs == {"proxy_step": 2, "train_proxy": 2, "train_matched": 2, "fold_summary": 2, "leakage_audit": 1,
-                    "aggregate": 1, "plot_test_accuracy": 1, "all": 1}, jobs
+    assert jobs == {"proxy_step": 2, "train_proxy": 2, "train_matched": 2, "explain_proxy": 2, "explain_gallery": 2,
+                    "fold_summary": 2, "leakage_audit": 1, "aggregate": 1, "plot_test_accuracy": 1,
+                    "plot_explain_vs_accuracy": 1, "all": 1}, jobs
 
 
 def test_rerun_one_fold_touches_only_that_fold(finished):
@@ -111,7 +112,7 @@ def test_rerun_one_fold_touches_only_that_fold(finished):
     out = snakemake(finished, "-n", "--forcerun", "train_round0", "--", target).stdout
     jobs = planned_jobs(out)
     assert jobs == {"train_round0": 1, "train_baseline": 1, "proxy_step": 1, "train_proxy": 1, "train_matched": 1,
-                    "fold_summary": 1}, jobs
+                    "explain_baseline": 1, "explain_proxy": 1, "fold_summary": 1}, jobs
     assert "fold0" not in "".join(l for l in out.splitlines() if l.strip().startswith("output:"))
 
 
