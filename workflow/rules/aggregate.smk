@@ -78,10 +78,6 @@ rule compare:
         "../scripts/compare.py"
 
 
-def figure_labels(figure):
-    return lambda w: {"dataset": w.dataset, "model": w.model, "schedule": w.schedule, "item": figure}
-
-
 rule plot_paired_differences:
     input:
         pairs="results/summary/paired_differences.csv",

@@ -196,11 +196,16 @@ def fold_summaries() -> list[str]:
 # Methods every configuration is compared with, where runs.csv has them (issue 7 adds baseline_matched).
 REFERENCE_METHODS = ["baseline", "baseline_matched"]
 FIGURES = "results/summary/figures/{dataset}/{model}/{schedule}"
-GALLERY = FIGURES + "/gallery/" + paramspace.wildcard_pattern + ".png"
+GALLERY = f"{FIGURES}/gallery/{paramspace.wildcard_pattern}.png"
 TENSORBOARD = config["tensorboard"] and importlib.util.find_spec("tensorboard") is not None
 if config["tensorboard"] and not TENSORBOARD:
     logger.warning("config 'tensorboard: true' but the tensorboard package is not installed: "
                    "no event files are written (pip install tensorboard to get them)")
+
+
+def figure_labels(item: str):
+    """Report labels of a figure of one (dataset, model, schedule); every value a string."""
+    return lambda w: {"dataset": w.dataset, "model": w.model, "schedule": w.schedule, "item": item}
 
 
 def groups() -> list[dict]:
