@@ -159,3 +159,15 @@ def test_gallery(tmp_path):
         empty / "manifest.csv", index=False)
     plot_gallery([empty], originals, 0.5, "none", tmp_path / "g0.svg")
     assert "no proxy images were written" in svg_text(tmp_path / "g0.svg")
+
+
+def test_answer_with_one_fold_cannot_say():
+    rows = []
+    for method, config, acc in [("baseline", "baseline", 0.8), ("proxy", config_name("gradcam", 0.5, 0.5), 0.9)]:
+        rows.append(dict(dataset="d", model="m", schedule="1p1", seed=0, fold=0, method=method, config=config,
+                         round=1, epoch=2, test_acc=acc))
+    comp = compare(final_rounds(pd.DataFrame(rows)))
+    text = answer_rst(comp)
+    assert "**Cannot say**: too few paired runs" in text
+    assert "+10.0 pp (no interval), no t-test (n = 1): *too few pairs*" in text
+    assert "needs &gt;= 2 pairs (have 1)" in comparison_html(comp)
