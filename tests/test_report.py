@@ -87,8 +87,9 @@ def test_report_renders_without_errors_and_answers_first(report, tmp_path):
                        "against baseline", "How to read this"], expect_files=FIGURES, chromium=chromium)
     assert res.problems == []
     assert (tmp_path / "first_screen.png").stat().st_size > 10_000
-    # every embedded figure displayed with a real size; two galleries (one per configuration)
-    assert len(res.images) >= 11 and all(i["width"] > 50 for i in res.images)
+    # every embedded figure displayed with a real size
+    # 8 figures of the run, 2 galleries (one per configuration)
+    assert len(res.images) == 10 and all(i["width"] > 50 and i["height"] > 50 for i in res.images)
     assert sum("gallery" in i["path"] for i in res.images) == 2
     # the answer's numbers are comparison.csv's
     comp = pd.read_csv(work / "results/summary/comparison.csv")
@@ -104,7 +105,8 @@ def test_report_check_fails_on_a_script_error_and_a_broken_figure(report, tmp_pa
     results = embedded_results(html)
     svg = next(p for p in results if p.endswith("heatmap.svg"))
     broken = html.replace(results[svg]["data_uri"], "data:image/svg+xml;base64,AAAA", 1)
-    broken = broken.replace("</body>", "<script>undefinedFunction();</script></body>", 1)
+    end = broken.rfind("</body>")
+    broken = broken[:end] + "<script>undefinedFunction();</script>" + broken[end:]
     (tmp_path / "broken.html").write_text(broken)
     res = check_report(tmp_path / "broken.html", expect_text=["Does Proxy Attention help?"],
                        expect_files=FIGURES + ["no_such_figure.svg"], chromium=chromium)
