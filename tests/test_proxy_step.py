@@ -1,5 +1,7 @@
 """A proxy step on a real (tiny) model: files written, formula audited, edge cases."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,6 +46,9 @@ def test_proxy_images_follow_the_formula(tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(out / "manifest.csv"), manifest, check_dtype=False)
     assert (manifest.pred_idx != manifest.label_idx).all()
     assert manifest.index_row.tolist() == (100 + wrong).tolist()
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["n_searched"] == len(x) and stats["n_wrong"] == stats["n_chosen"] == stats["n_written"] == len(wrong)
+    assert stats["mean_frac_changed"] == pytest.approx(manifest.frac_changed.mean())
     cams = np.load(out / "cams.npz")
     assert cams["index_row"].tolist() == manifest.index_row.tolist()
     assert cams["cam"].shape == (len(wrong), 64, 64)
@@ -66,6 +71,8 @@ def test_subset_and_true_label_target(tmp_path):
     full = step(ckpt, x, y, tmp_path / "full")
     half = step(ckpt, x, y, tmp_path / "half", subset_wrong=0.5, cam_target="label")
     assert len(half) == int(np.ceil(0.5 * len(full)))
+    stats = json.loads((tmp_path / "half" / "stats.json").read_text())
+    assert stats["n_wrong"] == len(full) and stats["n_chosen"] == stats["n_written"] == len(half)
     assert set(half.index_row) <= set(full.index_row)
 
 
@@ -80,6 +87,8 @@ def test_zero_wrong_images_is_a_valid_empty_step(tmp_path):
     assert list(pd.read_csv(out / "manifest.csv").columns)[:3] == ["source", "index_row", "label"]
     assert (out / "images").is_dir() and not list((out / "images").iterdir())
     assert np.load(out / "cams.npz")["cam"].shape[0] == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["n_wrong"] == stats["n_written"] == 0 and stats["mean_frac_changed"] is None
 
 
 def test_one_by_one_feature_map_is_refused(tmp_path):

@@ -89,3 +89,34 @@ def proxy_config_name(params: dict) -> str:
 
 def folds_to_run(config: dict) -> list[int]:
     return list(range(config["folds"])) if config["run_folds"] == "all" else sorted(config["run_folds"])
+
+
+ABBREV = {"proxy_threshold": "t", "proxy_image_weight": "w", "subset_wrong": "sub", "clear_every_step": "clear",
+          "subset_order": "order", "replacement": "repl", "cam_target": "target"}
+
+
+def _parts(config: str) -> dict:
+    return dict(p.split("~", 1) for p in str(config).split("/"))
+
+
+def short_config(config: str, keys=None) -> str:
+    """``cam_method~gradcam/proxy_threshold~0.5/...`` -> ``gradcam t=0.5 w=0.5 ...`` for legends.
+
+    ``keys``: the grid keys to show besides the CAM method (default: all). Non-proxy
+    configurations (``baseline``) are returned as they are.
+    """
+    if "~" not in str(config):
+        return str(config)
+    parts = _parts(config)
+    label = [parts.pop("cam_method", "")]
+    label += [f"{ABBREV.get(k, k)}={v}" for k, v in parts.items() if keys is None or k in keys]
+    return " ".join(label)
+
+
+def config_labels(configs, universe=None) -> dict[str, str]:
+    """Short labels of several configurations that show only the grid keys that differ between them
+    (or between the configurations of ``universe``, so that a subset is labelled like the whole)."""
+    configs = list(dict.fromkeys(str(c) for c in configs))
+    proxy = [_parts(c) for c in (configs if universe is None else {str(c) for c in universe}) if "~" in c]
+    varying = {k for k in PROXY_GRID_KEYS if len({p.get(k) for p in proxy}) > 1}
+    return {c: short_config(c, varying) for c in configs}

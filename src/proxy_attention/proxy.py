@@ -7,6 +7,7 @@ proxies. Outputs, in the step's directory:
 - ``images/*.png``  lossless proxy images, ``where(cam >= t, (1 - w) * cam * x, x)`` by default
 - ``cams.npz``      the CAM of every proxy image (and its index row), to audit the formula
 - ``manifest.csv``  source image, true and predicted label, proxy file, fraction of pixels changed
+- ``stats.json``    counts of the step (training images searched, wrong, chosen, written), CAM layer and grid, time
 
 Zero wrong images is a valid step: the manifest is empty and training goes on.
 """
@@ -159,6 +160,18 @@ def run_proxy_step(
         "frac_changed": frac_changed,
     }, columns=MANIFEST_COLUMNS)
     atomic.write_csv(out_dir / "manifest.csv", manifest)
+    atomic.write_json(out_dir / "stats.json", {
+        "round": round_,
+        "n_searched": int(len(train_x)),
+        "n_wrong": int(len(wrong)),
+        "n_chosen": int(len(chosen)),
+        "n_written": int(len(manifest)),
+        "mean_frac_changed": float(np.mean(frac_changed)) if len(frac_changed) else None,
+        "cam_method": settings.cam_method,
+        "cam_layer": layer_name,
+        "cam_grid": [int(g) for g in grid],
+        "wall_s": time.time() - t0,
+    })
     log.info("proxy step %d: wrote %d proxy images (mean %.1f%% pixels changed) in %.1fs (%s at '%s', %dx%d grid)",
              round_, len(manifest), 100 * float(np.mean(frac_changed)) if len(frac_changed) else 0.0,
              time.time() - t0, settings.cam_method, layer_name, *grid)

@@ -1,6 +1,9 @@
 # Helpers, target lists and wildcard constraints shared by every rule.
 
+import importlib.util
+
 from snakemake.iocontainers import Wildcards
+from snakemake.logging import logger
 from snakemake.utils import Paramspace, validate
 
 from proxy_attention.config import (
@@ -10,6 +13,7 @@ from proxy_attention.config import (
     check_config,
     folds_to_run,
     proxy_grid,
+    short_config,
 )
 from proxy_attention.schedule import parse_schedule
 
@@ -25,6 +29,8 @@ paramspace = Paramspace(PROXY_GRID, param_sep="~")
 PROXY_CONFIGS = [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in PROXY_GRID.to_dict("records")]
 PROXY_CONFIG_BY_NAME = {proxy_config_name(params): params for params in PROXY_CONFIGS}
 FOLDS = folds_to_run(config)
+# Grid keys that vary: the ones report labels and legends name (besides the CAM method).
+GRID_LABEL_KEYS = [k for k in PROXY_GRID_KEYS if PROXY_GRID[k].nunique() > 1]
 
 DATA = "results/data/{dataset}"
 RUN = "results/runs/{dataset}/{model}/{schedule}/{protocol}/seed{seed}/fold{fold}"
@@ -136,8 +142,18 @@ def proxy_manifests(wildcards) -> list[str]:
     return [f"{base}/proxy{s}/manifest.csv" for s in steps]
 
 
+def train_benchmark(path: str) -> str:
+    """The benchmark file of the training job writing ``<round dir>/metrics.json``."""
+    return f"{BENCH}/train/{path.removeprefix('results/runs/')}.tsv"
+
+
 def run_rounds(wildcards) -> list[dict]:
-    """The runs of one fold (baseline and every proxy configuration) with their per-round files."""
+    """The runs of one fold (baseline and every proxy configuration) with their per-round files.
+
+    Per round (round 0 first): ``metrics``, ``epochs``, ``train_benchmark``; proxy runs also
+    ``proxy_steps`` (the directory of the proxy step before each round; None for round 0) and
+    ``proxy_benchmark``.
+    """
     base = run_dir(wildcards)
     n = SCHEDULES[wildcards.schedule].n_proxy_steps
     round0 = f"{base}/round0"
@@ -146,6 +162,7 @@ def run_rounds(wildcards) -> list[dict]:
         return {
             "metrics": [f"{d}/metrics.json" for d in dirs],
             "epochs": [f"{d}/epochs.csv" for d in dirs],
+            "train_benchmark": [train_benchmark(d) for d in dirs],
         }
 
     def rounds(method_dir):
@@ -154,7 +171,16 @@ def run_rounds(wildcards) -> list[dict]:
     runs = [{**run_info(wildcards, "baseline"), **files(rounds(f"{base}/baseline")), **explain_file(f"{base}/baseline")}]
     for params in PROXY_CONFIGS:
         proxy_dir = f"{base}/proxy/{proxy_config_name(params)}"
-        runs.append({**run_info(wildcards, "proxy", params), **files(rounds(proxy_dir)), **explain_file(proxy_dir)})
+        steps = [f"{proxy_dir}/proxy{r}" for r in range(1, n + 1)]
+        runs.append(
+            {
+                **run_info(wildcards, "proxy", params),
+                **files(rounds(proxy_dir)),
+                **explain_file(proxy_dir),
+                "proxy_steps": [None] + steps,
+                "proxy_benchmark": [None] + [f"{BENCH}/proxy/{s.removeprefix('results/runs/')}.tsv" for s in steps],
+            }
+        )
         if matched_baseline(wildcards):
             runs.append({**run_info(wildcards, "baseline_matched", params), **files(rounds(f"{proxy_dir}/matched"))})
     return runs
@@ -171,22 +197,21 @@ def explain_file(method_dir: str) -> dict:
 
 
 def fold_summary_inputs(wildcards) -> list[str]:
-    runs = run_rounds(wildcards)
-    files = {p for run in runs for key in ("metrics", "epochs") for p in run[key]}
-    return sorted(files | {run["explain"] for run in runs if "explain" in run})
+    files = set()
+    for run in run_rounds(wildcards):
+        for key in ("metrics", "epochs", "train_benchmark", "proxy_benchmark"):
+            files.update(p for p in run.get(key, []) if p)
+        for step in run.get("proxy_steps", []):
+            if step:
+                files.update([f"{step}/manifest.csv", f"{step}/stats.json"])
+        if "explain" in run:
+            files.add(run["explain"])
+    return sorted(files)
 
 
 def fold_keys() -> list[Wildcards]:
     """The wildcards of every fold the config asks for."""
-    return [
-        Wildcards(fromdict=dict(dataset=d, model=m, schedule=s, protocol=p, seed=str(seed), fold=str(f)))
-        for d in config["datasets"]
-        for m in config["models"]
-        for s in SCHEDULES
-        for p in config["protocols"]
-        for seed in config["seeds"]
-        for f in FOLDS
-    ]
+    return [fold_wildcards(group, seed, fold) for group in groups() for seed in config["seeds"] for fold in FOLDS]
 
 
 def fold_summaries() -> list[str]:
@@ -210,13 +235,112 @@ def proxy_manifests_all() -> list[str]:
     )
 
 
+# ---------------------------------------------------------------------------
+# Summary tables, figures and the report
+# ---------------------------------------------------------------------------
+
+# Methods every configuration is compared with, where runs.csv has them (issue 7 adds baseline_matched).
+REFERENCE_METHODS = ["baseline", "baseline_matched"]
+FIGURES = "results/summary/figures/{dataset}/{model}/{schedule}/{protocol}"
+GALLERY = f"{FIGURES}/gallery/{paramspace.wildcard_pattern}.png"
+TENSORBOARD = config["tensorboard"] and importlib.util.find_spec("tensorboard") is not None
+if config["tensorboard"] and not TENSORBOARD:
+    logger.warning("config 'tensorboard: true' but the tensorboard package is not installed: "
+                   "no event files are written (pip install tensorboard to get them)")
+
+
+def figure_labels(item: str):
+    """Report labels of a figure of one (dataset, model, schedule); every value a string."""
+    return lambda w: {"dataset": w.dataset, "model": w.model, "schedule": w.schedule, "protocol": w.protocol, "item": item}
+
+
+def groups() -> list[dict]:
+    return [
+        {"dataset": d, "model": m, "schedule": s, "protocol": p}
+        for d in config["datasets"]
+        for m in config["models"]
+        for s in SCHEDULES
+        for p in config["protocols"]
+    ]
+
+
+def fold_wildcards(group: dict, seed, fold) -> Wildcards:
+    return Wildcards(fromdict={**group, "seed": str(seed), "fold": str(fold)})
+
+
+def final_metrics(wildcards) -> dict[str, dict[str, list[str]]]:
+    """By method and configuration: the last round's metrics.json (with test predictions) of each run."""
+    group = {k: wildcards[k] for k in ("dataset", "model", "schedule", "protocol")}
+    out = {}
+    for seed in config["seeds"]:
+        for fold in FOLDS:
+            for run in run_rounds(fold_wildcards(group, seed, fold)):
+                out.setdefault(run["method"], {}).setdefault(run["config"], []).append(run["metrics"][-1])
+    return out
+
+
+def gallery_steps(wildcards) -> list[str]:
+    """The proxy-step directories of one configuration on the first seed and fold."""
+    w = {**dict(wildcards.items()), "seed": config["seeds"][0], "fold": FOLDS[0]}
+    base = PROXY_RUN.format(**w)
+    return [f"{base}/proxy{r}" for r in range(1, SCHEDULES[wildcards.schedule].n_proxy_steps + 1)]
+
+
+def gallery_inputs(wildcards) -> dict:
+    steps = gallery_steps(wildcards)
+    return {
+        "cache": cache_file(wildcards),
+        "manifests": [f"{s}/manifest.csv" for s in steps],
+        "cams": [f"{s}/cams.npz" for s in steps],
+        "images": [f"{s}/images" for s in steps],
+    }
+
+
+def benchmark_inputs(wildcards) -> dict:
+    """Every benchmark file of the workflow's heavy jobs, by rule."""
+    bench = {name: set() for name in ("prepare_dataset", "index_dataset", "split_dataset", "cache_images",
+                                      "train_round0", "train_baseline", "proxy_step", "train_proxy",
+                                      "train_matched")}
+    for d in config["datasets"]:
+        for name in ("prepare_dataset", "index_dataset", "split_dataset"):
+            bench[name].add(f"{BENCH}/{name}/{d}.tsv")
+        bench["cache_images"].add(f"{BENCH}/cache_images/{d}_{config['img_size']}px.tsv")
+    for group in groups():
+        for seed in config["seeds"]:
+            for fold in FOLDS:
+                for run in run_rounds(fold_wildcards(group, seed, fold)):
+                    train = run["train_benchmark"]
+                    bench["train_round0"].add(train[0])
+                    train_rule = {"baseline": "train_baseline", "baseline_matched": "train_matched"}.get(run["method"], "train_proxy")
+                    bench[train_rule].update(train[1:])
+                    bench["proxy_step"].update(p for p in run.get("proxy_benchmark", []) if p)
+    return {name: sorted(files) for name, files in bench.items() if files}
+
+
+def figure_targets() -> list[str]:
+    targets = ["results/summary/runtime.svg"]
+    targets += [f"results/summary/figures/{d}/classes.svg" for d in config["datasets"]]
+    for g in groups():
+        base = FIGURES.format(**g)
+        targets += [f"{base}/{name}" for name in ("learning_curves.svg", "heatmap.svg", "paired_differences.svg",
+                                                  "proxy_counts.svg", "confusion.svg")]
+        if SCHEDULES[g["schedule"]].n_proxy_steps:
+            targets += [GALLERY.format(**g, **params) for params in PROXY_CONFIGS]
+    return targets
+
+
 def all_targets() -> list[str]:
     return [
         "results/summary/leakage_audit.csv",
         "results/summary/runs.csv",
         "results/summary/epochs.csv",
+        "results/summary/comparison.csv",
         "results/summary/test_accuracy.svg",
-    ] + explain_targets() + (["results/summary/protocol_comparison.csv"] if "thesis" in config["protocols"] else [])
+        *figure_targets(),
+        *(["results/summary/tensorboard"] if TENSORBOARD else []),
+        *explain_targets(),
+        *(["results/summary/protocol_comparison.csv"] if "thesis" in config["protocols"] else []),
+    ]
 
 
 # --- batch size finder (rules/train.smk: find_batch_size) ---

@@ -24,8 +24,8 @@ rule index_dataset:
         report=report(
             f"{DATA}/data_report.csv",
             caption="../report/data_report.rst",
-            category="Data",
-            labels={"dataset": "{dataset}", "table": "skipped or converted files"},
+            category="6 Tables",
+            labels={"item": "data_report.csv", "dataset": "{dataset}"},
         ),
     threads: 2
     log:

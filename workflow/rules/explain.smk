@@ -59,7 +59,7 @@ rule explain_gallery:
         report(
             f"{RUN}/explain_gallery.png",
             caption="../report/explain_gallery.rst",
-            category="Explainability",
+            category="2 Explainability",
             subcategory="{dataset} / {model} / {schedule}",
             labels={"seed": "{seed}", "fold": "{fold}", "figure": "CAM gallery"},
         ),
@@ -81,7 +81,7 @@ rule plot_explain_vs_accuracy:
         report(
             "results/summary/explain_vs_accuracy.svg",
             caption="../report/explain_vs_accuracy.rst",
-            category="Explainability",
+            category="2 Explainability",
             labels={"figure": "explanation scores beside accuracy"},
         ),
     log:

@@ -71,6 +71,7 @@ rule proxy_step:
     output:
         manifest=f"{PROXY_RUN}/proxy{{round}}/manifest.csv",
         cams=f"{PROXY_RUN}/proxy{{round}}/cams.npz",
+        stats=f"{PROXY_RUN}/proxy{{round}}/stats.json",
         images=directory(f"{PROXY_RUN}/proxy{{round}}/images"),
     params:
         round=lambda w: int(w.round),

@@ -1,0 +1,116 @@
+"""The HTML report as a person sees it: a tiny run, `snakemake --report`, headless Chromium.
+
+Fails when the page raises a JavaScript error, a figure is missing or does not display,
+or the first screen does not answer the question. Skips only when Chromium is not
+installed and cannot be installed (Debian: apt-get install -y chromium).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+from proxy_attention.report_check import check_report, embedded_results, find_chromium
+
+pytestmark = pytest.mark.slow
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+FIGURES = ["comparison.html", "paired_differences.svg", "heatmap.svg", "confusion.svg", "learning_curves.svg",
+           "proxy_counts.svg", "test_accuracy.svg", "classes.svg", "runtime.svg", "data_report.csv",
+           "comparison.csv", "paired_differences.csv", "runs.csv", "epochs.csv"]
+
+
+def chromium_or_skip() -> str:
+    path = find_chromium()
+    if path is None and shutil.which("apt-get") and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        cmd = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+        if subprocess.run(cmd, capture_output=True, env=env, timeout=900).returncode != 0:
+            subprocess.run(["apt-get", "update"], capture_output=True, env=env, timeout=600)
+            subprocess.run(cmd, capture_output=True, env=env, timeout=900)
+        path = find_chromium()
+    if path is None:
+        pytest.skip("chromium is not installed and could not be installed (apt-get install -y chromium)")
+    return path
+
+
+def snakemake(workdir, config, *args):
+    cmd = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(config), "--cores", "2", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """A finished tiny run (3 colour classes, 2 folds, [1, p, 1], two proxy configurations) and its report."""
+    chromium = chromium_or_skip()
+    from PIL import Image
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("report")
+    rng = np.random.default_rng(0)
+    for c, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255)]):
+        d = root / "images" / f"class{c}"
+        d.mkdir(parents=True)
+        for i in range(14):
+            arr = (rng.random((8, 8, 3)) * 120 + np.array(colour) * 0.5).clip(0, 255).astype(np.uint8)
+            Image.fromarray(arr).save(d / f"img{i}.png")
+    config = {
+        "datasets": {"colours": {"type": "folder", "path": str(root / "images")}},
+        "models": ["resnet10t"],
+        "cam_target_layer": {"resnet10t": "layer3"},  # 2x2 at 32 px
+        "folds": 2,
+        "test_fraction": 0.25,
+        "img_size": 32,
+        "schedules": [[1, "p", 1]],
+        "threads": 1,
+        "training": {"batch_size": 16},
+        "proxy": {"cam_method": ["gradcam"], "proxy_threshold": [0.3, 0.6], "proxy_image_weight": [0.5]},
+    }
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    work = root / "work"
+    snakemake(work, root / "config.yaml")
+    snakemake(work, root / "config.yaml", "--report", "results/report.html")
+    return work, chromium
+
+
+def test_report_renders_without_errors_and_answers_first(report, tmp_path):
+    work, chromium = report
+    res = check_report(work / "results/report.html", tmp_path, expect_text=["Does Proxy Attention help?",
+                       "against baseline", "How to read this"], expect_files=FIGURES, chromium=chromium)
+    assert res.problems == []
+    assert (tmp_path / "first_screen.png").stat().st_size > 10_000
+    # every embedded figure displayed with a real size
+    # 8 figures of the run, 2 galleries (one per configuration)
+    assert len(res.images) == 10 and all(i["width"] > 50 and i["height"] > 50 for i in res.images)
+    assert sum("gallery" in i["path"] for i in res.images) == 2
+    # the answer's numbers are comparison.csv's
+    comp = pd.read_csv(work / "results/summary/comparison.csv")
+    ref = comp[comp["method"] == "baseline"].iloc[0]
+    assert f"baseline: {100 * ref['mean']:.1f}%" in res.text
+    for row in comp[comp["method"] == "proxy"].itertuples():
+        assert f"{100 * row.mean_diff:+.1f} pp" in res.text
+
+
+def test_report_check_fails_on_a_script_error_and_a_broken_figure(report, tmp_path):
+    work, chromium = report
+    html = (work / "results/report.html").read_text()
+    results = embedded_results(html)
+    svg = next(p for p in results if p.endswith("heatmap.svg"))
+    broken = html.replace(results[svg]["data_uri"], "data:image/svg+xml;base64,AAAA", 1)
+    end = broken.rfind("</body>")
+    broken = broken[:end] + "<script>undefinedFunction();</script>" + broken[end:]
+    (tmp_path / "broken.html").write_text(broken)
+    res = check_report(tmp_path / "broken.html", expect_text=["Does Proxy Attention help?"],
+                       expect_files=FIGURES + ["no_such_figure.svg"], chromium=chromium)
+    text = "\n".join(res.problems)
+    assert "undefinedFunction" in text
+    assert "heatmap.svg: not an SVG" in text and "heatmap.svg: image does not display" in text
+    assert "missing from the report: no_such_figure.svg" in text

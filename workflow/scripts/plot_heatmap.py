@@ -1,0 +1,12 @@
+"""Mean paired accuracy difference over proxy_threshold x proxy_image_weight, one panel per CAM method."""
+
+import pandas as pd
+
+from proxy_attention.logs import setup_logging
+from proxy_attention.plots import select_group
+from proxy_attention.plots_comparison import plot_difference_heatmap
+
+setup_logging(snakemake.log[0])
+w = dict(snakemake.wildcards.items())
+comparison = select_group(pd.read_csv(snakemake.input[0]), w)
+plot_difference_heatmap(comparison, snakemake.output[0], reference=snakemake.params.reference)

@@ -1,0 +1,16 @@
+"""Per configuration: each fold's paired difference to the baseline, the mean and its 95% interval."""
+
+import pandas as pd
+
+from proxy_attention.logs import setup_logging
+from proxy_attention.plots import select_group
+from proxy_attention.plots_comparison import plot_paired_differences
+
+setup_logging(snakemake.log[0])
+w = dict(snakemake.wildcards.items())
+plot_paired_differences(
+    select_group(pd.read_csv(snakemake.input.pairs), w),
+    select_group(pd.read_csv(snakemake.input.comparison), w),
+    snakemake.output[0],
+    reference=snakemake.params.reference,
+)
