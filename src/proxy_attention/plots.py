@@ -156,6 +156,7 @@ def plot_explain_vs_accuracy(runs: pd.DataFrame, out) -> None:
             ax.set_ylabel(panel if c == 0 else "")
             if c:
                 ax.set_yticklabels([])
+    save(fig, out)
 
 
 # ---------------------------------------------------------------------------
