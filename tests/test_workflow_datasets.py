@@ -89,3 +89,41 @@ def test_wrong_checksum_stops_the_workflow_and_keeps_nothing(tmp_path):
     folder = tmp_path / "resources/downloads/imagenette"
     assert not folder.exists() or list(folder.iterdir()) == []
     assert not (tmp_path / "resources/datasets/imagenette").exists()
+
+
+def test_resized_imagenette_from_a_local_mirror(tmp_path):
+    """The documented real-data set-up (config/imagenette.yaml), on a tiny archive of the same layout."""
+    archives, expected = fake_datasets.imagenette("224")
+    mirror = tmp_path / "mirror" / "imagenette2-224.tgz"
+    mirror.parent.mkdir()
+    mirror.write_bytes(archives["imagenette2-224.tgz"])
+    mirror.chmod(0o444)
+    work = tmp_path / "work"
+    work.mkdir()
+    config = base_config({"imagenette": {
+        "size": 224, "source": "../mirror/imagenette2-224.tgz",  # relative to the working directory
+        "checksum": "sha256:" + hashlib.sha256(mirror.read_bytes()).hexdigest()}})
+    snakemake(work, config, "results/data/imagenette/split.csv")
+    link = work / "resources/downloads/imagenette/imagenette2-224.tgz"
+    assert link.is_symlink() and link.resolve() == mirror
+    index = pd.read_csv(work / "results/data/imagenette/index.csv")
+    counts = index.groupby(["source_split", "label"]).size().to_dict()
+    assert counts == {(p, c): n for p, classes in expected.items() for c, n in classes.items()}
+    assert set(index.label) == {"tench", "English springer", "parachute"}
+
+
+def test_kaggle_archive_put_in_place_by_hand_is_used(tmp_path):
+    """ASL: no Kaggle API here; the zip placed where the error message says is taken as it is."""
+    archives, expected = fake_datasets.asl_alphabet()
+    place = tmp_path / "resources/downloads/asl_alphabet/asl-alphabet.zip"
+    place.parent.mkdir(parents=True)
+    place.write_bytes(archives["asl-alphabet.zip"])
+    config = base_config({"asl_alphabet": {"official_test": False}})
+    proc = snakemake(tmp_path, config, "results/data/asl_alphabet/split.csv")
+    jobs = (proc.stdout + proc.stderr).split("Job stats:")[1].split("Select jobs")[0]
+    assert "prepare_dataset" in jobs and "download" not in jobs
+    split = pd.read_csv(tmp_path / "results/data/asl_alphabet/split.csv")
+    assert len(split) == sum(n for part in expected.values() for n in part.values())
+    assert set(split.source_split) == {"train"} and (split.split == "test").sum() > 0  # drawn, not official
+    log = (tmp_path / "results/logs/prepare_dataset/asl_alphabet.log").read_text()
+    assert "no published checksum" in log and "sha256:" in log

@@ -25,9 +25,14 @@ BUILTIN = {"digits"}
 KNOWN = sorted(BUILTIN | set(REGISTRY))
 
 
+def _kind(name: str, options: dict | None) -> str:
+    return (options or {}).get("type", name)
+
+
 def dataset_type(name: str, options: dict | None) -> str:
+    """The dataset's type, after checking its configured options (the workflow calls this before any job)."""
     options = options or {}
-    kind = options.get("type", name)
+    kind = _kind(name, options)
     if kind in BUILTIN or kind in REGISTRY or kind == "folder":
         if kind in REGISTRY:
             check_options(name, options)
@@ -62,7 +67,7 @@ def link_folder(src: str | Path, out_dir: str | Path) -> None:
 def convert_published(name: str, options: dict | None, archives, out_dir: str | Path) -> None:
     """Verify a registry dataset's archives and convert them into the common layout under ``out_dir``."""
     options = options or {}
-    kind = dataset_type(name, options)
+    kind = _kind(name, options)
     info = REGISTRY[kind]
     given = {Path(a).name: Path(a) for a in archives}
     files = remote_files(name, options)
@@ -86,12 +91,18 @@ def convert_published(name: str, options: dict | None, archives, out_dir: str | 
 
 
 def prepare_dataset(name: str, options: dict | None, out_dir: str | Path, archives=()) -> None:
-    kind = dataset_type(name, options)
+    """Write ``out_dir`` in the common layout; published datasets are converted from ``archives``.
+
+    ``options`` need not hold ``source``: the archives were fetched (and checked) by the download rule.
+    """
+    kind = _kind(name, options)
     if kind == "digits":
         export_digits(out_dir)
     elif kind == "folder":
         if not (options or {}).get("path"):
             raise DataError(f"dataset '{name}' has type 'folder' but no 'path'")
         link_folder(options["path"], out_dir)
-    else:
+    elif kind in REGISTRY:
         convert_published(name, options, archives, out_dir)
+    else:
+        raise DataError(f"dataset '{name}': unknown type '{kind}'; use 'folder' or one of {KNOWN}")

@@ -248,8 +248,9 @@ def asl_alphabet(dataset: str, archives: dict[str, Path], options: dict, out: Pa
     log.info("dataset '%s': official test folder has %d images in %d classes (no test image for: %s)", dataset,
              sum(counts.values()), len(counts), sorted(classes - set(counts)) or "none")
     if sum(counts.values()) < 5 * len(classes):
-        log.warning("dataset '%s': the official test split has only %d images; with official_test: false the "
-                    "pipeline draws a stratified test split (test_fraction) instead", dataset, sum(counts.values()))
+        log.warning("dataset '%s': the official test split has only %d images; unless official_test is false "
+                    "(which draws a stratified test split instead) test accuracies rest on these", dataset,
+                    sum(counts.values()))
 
 
 CONVERTERS = {

@@ -69,9 +69,8 @@ def file_digest(path: str | Path, algo: str = "sha256") -> str:
 
 
 def _pin_hint(dataset: str, filename: str, sha256: str) -> str:
-    return f"pin it with datasets.{dataset}.checksum: 'sha256:{sha256}'" + (
-        "" if filename is None else f" (or {{{filename}: 'sha256:{sha256}'}} for a dataset of several files)"
-    )
+    return (f"pin it with datasets.{dataset}.checksum: 'sha256:{sha256}' "
+            f"(a mapping {{{filename}: 'sha256:{sha256}'}} for a dataset of several files)")
 
 
 def check_digest(dataset: str, filename: str, location: str, checksum: str | None, actual: dict[str, str]) -> None:

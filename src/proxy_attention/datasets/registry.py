@@ -21,7 +21,7 @@ User options (``config.yaml``, ``datasets.<name>``) that change what is fetched:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import urlparse
 
 from ..index import DataError
@@ -250,8 +250,3 @@ def check_options(dataset: str, options: dict | None) -> None:
                 f"dataset '{dataset}': {f.filename} has no official download; set 'source' to its path or URL"
                 + (" (Imagenette publishes sizes 160, 320 and full only)" if kind == "imagenette" else "")
             )
-
-
-def local_name(location: str) -> str:
-    """The file name a location ends in (for messages)."""
-    return PurePosixPath(urlparse(location).path if _is_url(location) else location).name
