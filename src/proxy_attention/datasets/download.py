@@ -28,11 +28,10 @@ from urllib.parse import unquote, urlparse
 
 from ..atomic import atomic_path
 from ..index import DataError
-from .registry import REGISTRY, RemoteFile, registry_type, remote_files
+from .registry import REGISTRY, RemoteFile, parse_checksum, registry_type, remote_files
 
 log = logging.getLogger(__name__)
 
-ALGORITHMS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
 TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
 CHUNK = 1 << 20
 
@@ -47,17 +46,6 @@ class ChecksumError(DownloadError):
 
 class _Transient(Exception):
     """A failure worth another try."""
-
-
-def parse_checksum(text: str, dataset: str = "?") -> tuple[str, str]:
-    """``"sha256:<hex>"`` -> ``("sha256", "<hex>")``; refuses unknown algorithms and malformed digests."""
-    algo, sep, digest = str(text).strip().partition(":")
-    algo, digest = algo.lower(), digest.strip().lower()
-    if not sep or algo not in ALGORITHMS or len(digest) != ALGORITHMS[algo] or any(c not in "0123456789abcdef" for c in digest):
-        raise DataError(
-            f"dataset '{dataset}': checksum {text!r} is not of the form 'sha256:<64 hex digits>' or 'md5:<32 hex digits>'"
-        )
-    return algo, digest
 
 
 def file_digest(path: str | Path, algo: str = "sha256") -> str:

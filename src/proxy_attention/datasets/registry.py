@@ -150,6 +150,20 @@ REGISTRY: dict[str, DatasetInfo] = {
 COMMON_OPTIONS = {"type", "source", "checksum", "official_test", "max_per_class"}
 
 
+ALGORITHMS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}  # hex digits of each digest
+
+
+def parse_checksum(text: str, dataset: str = "?") -> tuple[str, str]:
+    """``"sha256:<hex>"`` -> ``("sha256", "<hex>")``; refuses unknown algorithms and malformed digests."""
+    algo, sep, digest = str(text).strip().partition(":")
+    algo, digest = algo.lower(), digest.strip().lower()
+    if not sep or algo not in ALGORITHMS or len(digest) != ALGORITHMS[algo] or any(c not in "0123456789abcdef" for c in digest):
+        raise DataError(
+            f"dataset '{dataset}': checksum {text!r} is not of the form 'sha256:<64 hex digits>' or 'md5:<32 hex digits>'"
+        )
+    return algo, digest
+
+
 def registry_type(name: str, options: dict | None) -> str | None:
     """The registry entry a configured dataset uses, or None for built-ins and folders."""
     kind = (options or {}).get("type", name)
@@ -226,8 +240,6 @@ def remote_files(dataset: str, options: dict | None) -> list[RemoteFile]:
         location = _source_for(dataset, f, source, n) or f.url
         sum_ = _checksum_for(dataset, f, checksum, n)
         if sum_ is not None:
-            from .download import parse_checksum
-
             parse_checksum(sum_, dataset)
         out.append(RemoteFile(f.filename, location, sum_, f.size))
     return out
