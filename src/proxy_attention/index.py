@@ -36,6 +36,7 @@ class DataError(ValueError):
 class IndexResult:
     index: pd.DataFrame
     report: pd.DataFrame  # one row per skipped or converted file
+    class_counts: pd.DataFrame | None = None  # per part and class: files found, kept, skipped, converted, left out
 
 
 def _probe(path: Path) -> dict:
@@ -60,8 +61,15 @@ def _probe(path: Path) -> dict:
     return info
 
 
-def index_folder(root: str | Path, threads: int = 4) -> IndexResult:
-    """Scan ``root`` and return the index of usable images and the data report."""
+def index_folder(root: str | Path, threads: int = 4, official_test: bool = True,
+                 max_per_class: int | None = None) -> IndexResult:
+    """Scan ``root`` and return the index of usable images and the data report.
+
+    ``official_test=False`` puts the images of ``test/`` into the training pool
+    (the split then draws its own test part). ``max_per_class`` keeps at most
+    that many usable images per class and part, a deterministic choice (the
+    lowest content hashes), for quick runs on a class-balanced subset.
+    """
     root = Path(root)
     if not (root / "train").is_dir():
         raise DataError(
@@ -107,6 +115,14 @@ def index_folder(root: str | Path, threads: int = 4) -> IndexResult:
     if not rows:
         raise DataError(f"dataset folder {root}: no usable image found ({len(report)} files skipped; see the data report)")
     index = pd.DataFrame(rows)
+    index["sampled"] = True
+    if max_per_class is not None:
+        rank = index.groupby(["source_split", "label"])["sha1"].rank(method="first")
+        index["sampled"] = rank <= max_per_class
+    counts = _class_counts(candidates, root, report, index)
+    index = index[index.sampled].drop(columns="sampled").reset_index(drop=True)
+    if not official_test:
+        index["source_split"] = "train"
     train_classes = set(index.loc[index.source_split == "train", "label"])
     test_only = sorted(set(index.label) - train_classes)
     if test_only:
@@ -117,7 +133,31 @@ def index_folder(root: str | Path, threads: int = 4) -> IndexResult:
     converted = (report.action == "converted").sum() if len(report) else 0
     log.info("indexed %s: %d usable images in %d classes, %d skipped, %d converted to RGB",
              root, len(index), len(classes), (report.action == "skipped").sum() if len(report) else 0, converted)
-    return IndexResult(index=index, report=report)
+    if max_per_class is not None:
+        log.info("max_per_class %d: kept %d images, left out %d", max_per_class, len(index), int(counts.left_out.sum()))
+    return IndexResult(index=index, report=report, class_counts=counts)
+
+
+def _class_counts(candidates, root: Path, report: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
+    """Per part and class: files found, images kept, files skipped (and why, in the report), converted, left out."""
+    found = pd.DataFrame([(part, label) for part, label, _ in candidates], columns=["part", "label"])
+    table = found.value_counts().rename("files").to_frame()
+    by_action = report.dropna(subset=["label"]).groupby(["part", "label", "action"]).size().unstack(fill_value=0)
+    for action in ("skipped", "converted"):
+        col = by_action[action] if action in by_action else pd.Series(dtype=int)
+        table[action] = col.reindex(table.index, fill_value=0)
+    table["kept"] = index[index.sampled].groupby(["source_split", "label"]).size().rename_axis(["part", "label"]).reindex(
+        table.index, fill_value=0)
+    table["left_out"] = index[~index.sampled].groupby(["source_split", "label"]).size().rename_axis(
+        ["part", "label"]).reindex(table.index, fill_value=0)
+    empty = report[report.reason == "empty class folder"]
+    extra = pd.DataFrame({"part": empty.part, "label": empty.label, "files": 0, "skipped": 0, "converted": 0,
+                          "kept": 0, "left_out": 0})
+    out = pd.concat([table.reset_index(), extra], ignore_index=True)
+    out = out[["part", "label", "files", "kept", "skipped", "converted", "left_out"]].astype(
+        {c: int for c in ("files", "kept", "skipped", "converted", "left_out")})
+    return out.sort_values(["part", "label"], key=lambda c: c.map({"train": 0, "test": 1}) if c.name == "part" else c,
+                           ignore_index=True)
 
 
 def class_table(index: pd.DataFrame) -> list[str]:

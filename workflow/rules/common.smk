@@ -15,6 +15,8 @@ from proxy_attention.config import (
     proxy_grid,
     short_config,
 )
+from proxy_attention.datasets import archive_paths
+from proxy_attention.datasets.registry import remote_files
 from proxy_attention.schedule import parse_schedule
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -50,6 +52,26 @@ wildcard_constraints:
     size=r"\d+",
     device=r"auto|cpu|cuda\d*",
     **{key: r"[^/]+" for key in PROXY_GRID_KEYS},
+
+
+def dataset_options(dataset) -> dict:
+    return config["datasets"].get(dataset) or {}
+
+
+def dataset_archives(wildcards) -> list[str]:
+    """The verified archives a published dataset is converted from (none for built-ins and folders)."""
+    return archive_paths(wildcards.dataset, dataset_options(wildcards.dataset))
+
+
+def conversion_options(dataset) -> dict:
+    """Options that change the converted folder; a new mirror or subset size does not re-extract."""
+    ignored = {"source", "max_per_class", "official_test"}
+    return {k: v for k, v in dataset_options(dataset).items() if k not in ignored}
+
+
+def download_checksum(wildcards):
+    files = {f.filename: f for f in remote_files(wildcards.dataset, dataset_options(wildcards.dataset))}
+    return files[wildcards.filename].checksum if wildcards.filename in files else None
 
 
 def cache_file(wildcards):

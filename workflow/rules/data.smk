@@ -2,10 +2,12 @@
 
 
 rule prepare_dataset:
+    input:
+        dataset_archives,
     output:
         directory("resources/datasets/{dataset}"),
     params:
-        options=lambda w: config["datasets"][w.dataset] or {},
+        options=lambda w: conversion_options(w.dataset),
     log:
         f"{LOGS}/prepare_dataset/{{dataset}}.log",
     benchmark:
@@ -27,6 +29,15 @@ rule index_dataset:
             category="6 Tables",
             labels={"item": "data_report.csv", "dataset": "{dataset}"},
         ),
+        class_counts=report(
+            f"{DATA}/class_counts.csv",
+            caption="../report/class_counts.rst",
+            category="Data",
+            labels={"dataset": "{dataset}", "table": "images per class"},
+        ),
+    params:
+        official_test=lambda w: dataset_options(w.dataset).get("official_test", True),
+        max_per_class=lambda w: dataset_options(w.dataset).get("max_per_class"),
     threads: 2
     log:
         f"{LOGS}/index_dataset/{{dataset}}.log",

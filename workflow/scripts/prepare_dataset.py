@@ -4,4 +4,4 @@ from proxy_attention.datasets import prepare_dataset
 from proxy_attention.logs import setup_logging
 
 setup_logging(snakemake.log[0])
-prepare_dataset(snakemake.wildcards.dataset, snakemake.params.options, snakemake.output[0])
+prepare_dataset(snakemake.wildcards.dataset, snakemake.params.options, snakemake.output[0], archives=list(snakemake.input))

@@ -7,24 +7,44 @@ publisher has one, ``<out_dir>/test/<class>/<image>`` (the official test split).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
 
 from ..atomic import atomic_dir
 from ..index import DataError
+from .converters import CONVERTERS
 from .digits import export_digits
+from .download import verify_file
+from .registry import REGISTRY, check_options, remote_files
+
+log = logging.getLogger(__name__)
 
 BUILTIN = {"digits"}
+KNOWN = sorted(BUILTIN | set(REGISTRY))
+
+
+def _kind(name: str, options: dict | None) -> str:
+    return (options or {}).get("type", name)
 
 
 def dataset_type(name: str, options: dict | None) -> str:
+    """The dataset's type, after checking its configured options (the workflow calls this before any job)."""
     options = options or {}
+    kind = _kind(name, options)
+    if kind in BUILTIN or kind in REGISTRY or kind == "folder":
+        if kind in REGISTRY:
+            check_options(name, options)
+        return kind
     if "type" in options:
-        return options["type"]
-    if name in BUILTIN:
-        return name
-    raise DataError(f"dataset '{name}' is not known; give it 'type: folder' and a 'path', or use one of {sorted(BUILTIN)}")
+        raise DataError(f"dataset '{name}': unknown type '{kind}'; use 'folder' or one of {KNOWN}")
+    raise DataError(f"dataset '{name}' is not known; give it 'type: folder' and a 'path', or use one of {KNOWN}")
+
+
+def archive_paths(name: str, options: dict | None, root: str = "resources/downloads") -> list[str]:
+    """The downloaded files a dataset needs (none for built-ins and folders), relative to the workdir."""
+    return [f"{root}/{name}/{f.filename}" for f in remote_files(name, options)]
 
 
 def link_folder(src: str | Path, out_dir: str | Path) -> None:
@@ -44,13 +64,45 @@ def link_folder(src: str | Path, out_dir: str | Path) -> None:
             os.symlink(src, tmp / "train", target_is_directory=True)
 
 
-def prepare_dataset(name: str, options: dict | None, out_dir: str | Path) -> None:
-    kind = dataset_type(name, options)
+def convert_published(name: str, options: dict | None, archives, out_dir: str | Path) -> None:
+    """Verify a registry dataset's archives and convert them into the common layout under ``out_dir``."""
+    options = options or {}
+    kind = _kind(name, options)
+    info = REGISTRY[kind]
+    given = {Path(a).name: Path(a) for a in archives}
+    files = remote_files(name, options)
+    missing = [f.filename for f in files if f.filename not in given]
+    if missing:
+        raise DataError(f"dataset '{name}': archive(s) {missing} were not given")
+    for f in files:
+        verify_file(name, given[f.filename], f.checksum, f.url)
+    opts = {**info.options, **options}
+    with atomic_dir(out_dir) as tmp:
+        work = tmp / ".extract"
+        CONVERTERS[kind](name, {f.filename: given[f.filename] for f in files}, opts, tmp, work)
+        shutil.rmtree(work, ignore_errors=True)
+        if not (tmp / "train").is_dir():
+            raise DataError(f"dataset '{name}': no training image came out of {sorted(given)}")
+        for part in ("train", "test"):
+            if (tmp / part).is_dir():
+                classes = [d for d in (tmp / part).iterdir() if d.is_dir()]
+                n = sum(1 for d in classes for _ in d.iterdir())
+                log.info("dataset '%s' (%s): %s has %d files in %d classes", name, info.title, part, n, len(classes))
+
+
+def prepare_dataset(name: str, options: dict | None, out_dir: str | Path, archives=()) -> None:
+    """Write ``out_dir`` in the common layout; published datasets are converted from ``archives``.
+
+    ``options`` need not hold ``source``: the archives were fetched (and checked) by the download rule.
+    """
+    kind = _kind(name, options)
     if kind == "digits":
         export_digits(out_dir)
     elif kind == "folder":
         if not (options or {}).get("path"):
             raise DataError(f"dataset '{name}' has type 'folder' but no 'path'")
         link_folder(options["path"], out_dir)
+    elif kind in REGISTRY:
+        convert_published(name, options, archives, out_dir)
     else:
-        raise DataError(f"dataset '{name}': unknown type '{kind}'")
+        raise DataError(f"dataset '{name}': unknown type '{kind}'; use 'folder' or one of {KNOWN}")

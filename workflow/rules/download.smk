@@ -1,0 +1,29 @@
+# Published datasets: fetch each archive once into resources/downloads/<dataset>/<file>.
+#
+# The official URL, or the dataset's `source:` (a mirror path or URL), is read
+# by the download script, which verifies the checksum before the file appears
+# under its final name. A second run, or a re-extraction after
+# resources/datasets/<dataset> was deleted, finds the archive here and fetches
+# nothing. Built-in datasets and `type: folder` need no download.
+
+localrules:
+    download,
+
+
+rule download:
+    output:
+        "resources/downloads/{dataset}/{filename}",
+    params:
+        # The location (official URL or source:) is read by the script from the config, so that
+        # moving to a mirror does not fetch again; a new checksum does.
+        checksum=download_checksum,
+    wildcard_constraints:
+        filename=r"[^/]+",
+    log:
+        f"{LOGS}/download/{{dataset}}/{{filename}}.log",
+    benchmark:
+        f"{BENCH}/download/{{dataset}}/{{filename}}.tsv"
+    conda:
+        "../../envs/proxy-attention.yaml"
+    script:
+        "../scripts/download.py"
