@@ -43,6 +43,28 @@ def synthetic(n: int, size: int, classes: int, seed: int = 0):
     return x, y
 
 
+def best_of(fns: dict, repeats: int) -> dict:
+    """Run the functions in turn, ``repeats`` times; the best images/s of each.
+
+    Interleaving and taking the best keeps the ratio honest on a machine where other
+    work comes and goes: both sides get the same chances at a quiet moment.
+    """
+    best = {k: 0.0 for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            n, seconds = fn()
+            best[k] = max(best[k], n / seconds)
+    return best
+
+
+def timed(fn, n):
+    def run():
+        t = time.perf_counter()
+        fn()
+        return n, time.perf_counter() - t
+    return run
+
+
 def bench_training(args) -> None:
     import timm
     import torch
@@ -58,26 +80,16 @@ def bench_training(args) -> None:
     # project code: Trainer.train_epoch (uint8 cache -> float, batched augmentation, normalise)
     s = TrainSettings(model=args.model, num_classes=10, classes=[str(i) for i in range(10)], img_size=args.img_size,
                       batch_size=args.batch_size, crop_pad=2, hflip=True, deterministic=False)
-    trainer = Trainer(s, parse_schedule(str(args.epochs + 1)), threads=args.threads)
-    trainer.train_epoch(x[: args.batch_size * 2], y[: args.batch_size * 2])  # warm-up
-    t = time.perf_counter()
-    for _ in range(args.epochs):
-        trainer.train_epoch(x, y)
-    ours = args.epochs * n / (time.perf_counter() - t)
+    trainer = Trainer(s, parse_schedule(str(10 * args.repeats)), threads=args.threads)
 
     # the plainest loop: same model and optimizer, normalised float data already in memory
     torch.manual_seed(0)
     model = timm.create_model(args.model, num_classes=10)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-5)
     xf = (x.float() / 255 - 0.45) / 0.225
-    model.train()
-    for i in range(2):
-        loss = F.cross_entropy(model(xf[:args.batch_size]), y[:args.batch_size])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    t = time.perf_counter()
-    for _ in range(args.epochs):
+
+    def bare_epoch():
+        model.train()
         perm = torch.randperm(n)
         for b in range(0, n, args.batch_size):
             idx = perm[b : b + args.batch_size]
@@ -85,9 +97,13 @@ def bench_training(args) -> None:
             opt.zero_grad()
             loss.backward()
             opt.step()
-    bare = args.epochs * n / (time.perf_counter() - t)
-    print(f"1. training {args.model} {args.img_size}px bs{args.batch_size} {args.threads} threads: "
-          f"project {fmt(ours)} img/s, bare loop {fmt(bare)} img/s, ratio {ours / bare:.2f} (target >= 0.9)")
+
+    trainer.train_epoch(x[: args.batch_size * 2], y[: args.batch_size * 2])  # warm-up both
+    bare_epoch()
+    best = best_of({"ours": timed(lambda: trainer.train_epoch(x, y), n), "bare": timed(bare_epoch, n)}, args.repeats)
+    print(f"1. training {args.model} {args.img_size}px bs{args.batch_size} {args.threads} threads, {n} images: "
+          f"project {fmt(best['ours'])} img/s, bare loop {fmt(best['bare'])} img/s, "
+          f"ratio {best['ours'] / best['bare']:.2f} (target >= 0.9; best of {args.repeats} interleaved epochs)")
 
 
 def bench_proxy(args) -> None:
@@ -119,22 +135,24 @@ def bench_proxy(args) -> None:
     settings = ProxySettings(cam_method="gradcampp", proxy_threshold=0.5, proxy_image_weight=0.5,
                              batch_size=args.batch_size, cam_target_layer=args.cam_layer)
     paths = [f"img{i}.png" for i in range(n)]
-    t = time.perf_counter()
-    manifest = run_proxy_step(ckpt, x, y, np.arange(n), paths, [str(i) for i in range(10)], settings, seed=0, round_=1,
-                              out_dir=tmp / "proxy1", device="cpu", threads=args.threads)
-    ours = len(manifest) / (time.perf_counter() - t)
-
     layer_name, layer, reshape = cam_target(model, args.cam_layer)
     inputs = norm(x.float() / 255)
-    t = time.perf_counter()
-    with GradCAMPlusPlus(model=model, target_layers=[layer], reshape_transform=reshape) as cam:
-        for b in range(0, n, args.batch_size):
-            cam(input_tensor=inputs[b:b + args.batch_size],
-                targets=[ClassifierOutputTarget(int(c)) for c in pred[b:b + args.batch_size]])
-    bare = n / (time.perf_counter() - t)
+
+    def ours():
+        run_proxy_step(ckpt, x, y, np.arange(n), paths, [str(i) for i in range(10)], settings, seed=0, round_=1,
+                       out_dir=tmp / "proxy1", device="cpu", threads=args.threads)
+
+    def bare():
+        with GradCAMPlusPlus(model=model, target_layers=[layer], reshape_transform=reshape) as cam:
+            for b in range(0, n, args.batch_size):
+                cam(input_tensor=inputs[b:b + args.batch_size],
+                    targets=[ClassifierOutputTarget(int(c)) for c in pred[b:b + args.batch_size]])
+
+    best = best_of({"ours": timed(ours, n), "bare": timed(bare, n)}, args.repeats)
     shutil.rmtree(tmp)
     print(f"2. proxy step {args.model} {args.img_size}px GradCAM++ at '{layer_name}', {n} wrong images: "
-          f"project {fmt(ours)} img/s, bare batched CAM {fmt(bare)} img/s, ratio {ours / bare:.2f} (target >= 0.7)")
+          f"project {fmt(best['ours'])} img/s (search + CAM + PNGs + manifest), bare batched CAM {fmt(best['bare'])} img/s, "
+          f"ratio {best['ours'] / best['bare']:.2f} (target >= 0.7; best of {args.repeats} interleaved runs)")
 
 
 THESIS_GRID = """
@@ -206,8 +224,8 @@ def main(argv=None) -> None:
     p.add_argument("--img-size", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--train-images", type=int, default=1024)
-    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--train-images", type=int, default=512)
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the best of each side counts")
     p.add_argument("--proxy-images", type=int, default=256)
     p.add_argument("--cam-layer", default=None, help="CAM target layer override (default: timm feature_info)")
     p.add_argument("--only", nargs="*", choices=["train", "proxy", "dryrun", "startup"])

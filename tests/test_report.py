@@ -88,9 +88,11 @@ def test_report_renders_without_errors_and_answers_first(report, tmp_path):
     assert res.problems == []
     assert (tmp_path / "first_screen.png").stat().st_size > 10_000
     # every embedded figure displayed with a real size
-    # 8 figures of the run, 2 galleries (one per configuration)
-    assert len(res.images) == 10 and all(i["width"] > 50 and i["height"] > 50 for i in res.images)
-    assert sum("gallery" in i["path"] for i in res.images) == 2
+    # 8 figures of the run, 2 proxy galleries (one per configuration), and the explainability
+    # figures: a CAM gallery per fold (2) and explain-vs-accuracy
+    assert len(res.images) == 13 and all(i["width"] > 50 and i["height"] > 50 for i in res.images)
+    assert sum("/gallery/" in i["path"] for i in res.images) == 2
+    assert sum(i["path"].endswith("explain_gallery.png") for i in res.images) == 2
     # the answer's numbers are comparison.csv's
     comp = pd.read_csv(work / "results/summary/comparison.csv")
     ref = comp[comp["method"] == "baseline"].iloc[0]
