@@ -2,7 +2,7 @@
 #
 #   snakemake --cores 1                              run the grid in config/config.yaml
 #   snakemake --report results/report.html           HTML report after a run
-#   snakemake --cores 1 results/runs/<dataset>/<model>/<schedule>/seed<S>/fold<F>/summary.csv
+#   snakemake --cores 1 results/runs/<dataset>/<model>/<schedule>/<protocol>/seed<S>/fold<F>/summary.csv
 #                                                    (re)build one fold
 #
 # The chain: dataset -> index -> split -> image cache -> round 0 -> proxy step r ->
