@@ -1,7 +1,6 @@
 """The report's figures and texts from synthetic tables: files written, right content, numbers traceable."""
 
 import itertools
-import json
 import re
 import xml.etree.ElementTree as ET
 

@@ -160,11 +160,6 @@ def _class_counts(candidates, root: Path, report: pd.DataFrame, index: pd.DataFr
                            ignore_index=True)
 
 
-def class_table(index: pd.DataFrame) -> list[str]:
-    """Class names in class-index order."""
-    return index.drop_duplicates("label_idx").sort_values("label_idx")["label"].tolist()
-
-
 def load_rgb(path: str | Path) -> Image.Image:
     """Open an image as RGB, whatever its mode (grayscale, palette, RGBA, CMYK, ...)."""
     with Image.open(path) as img:
