@@ -8,18 +8,16 @@ installed and cannot be installed (Debian: apt-get install -y chromium).
 import os
 import shutil
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import run_snakemake
 from proxy_attention.report_check import check_report, embedded_results, find_chromium
 
 pytestmark = pytest.mark.slow
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 FIGURES = ["comparison.html", "paired_differences.svg", "heatmap.svg", "confusion.svg", "learning_curves.svg",
            "proxy_counts.svg", "test_accuracy.svg", "classes.svg", "runtime.svg", "data_report.csv",
            "comparison.csv", "paired_differences.csv", "runs.csv", "epochs.csv"]
@@ -40,11 +38,7 @@ def chromium_or_skip() -> str:
 
 
 def snakemake(workdir, config, *args):
-    cmd = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(config), "--cores", "2", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return proc
+    return run_snakemake(workdir, *args, config=config)
 
 
 @pytest.fixture(scope="module")

@@ -333,8 +333,8 @@ def benchmark_inputs(wildcards) -> dict:
                 for run in run_rounds(fold_wildcards(group, seed, fold)):
                     train = run["train_benchmark"]
                     bench["train_round0"].add(train[0])
-                    train_rule = {"baseline": "train_baseline", "baseline_matched": "train_matched"}.get(run["method"], "train_proxy")
-                    bench[train_rule].update(train[1:])
+                    trained_by = {"baseline": "train_baseline", "baseline_matched": "train_matched"}.get(run["method"], "train_proxy")
+                    bench[trained_by].update(train[1:])
                     bench["proxy_step"].update(p for p in run.get("proxy_benchmark", []) if p)
     return {name: sorted(files) for name, files in bench.items() if files}
 
