@@ -5,6 +5,7 @@ value runs only the new jobs, that one fold can be rerun alone, that a killed ru
 finishes with the same numbers, and that bad configs stop before any job.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
+
+from proxy_attention.search import KEY as SEARCH_KEY
 
 from conftest import SNAKEMAKE, TINY, run_snakemake as snakemake
 
@@ -91,6 +95,13 @@ def test_artifacts_and_summary(finished):
         assert (manifest.pred_idx != manifest.label_idx).all()
         assert manifest.frac_changed.mean() > 0
         assert np.load(step / "cams.npz")["cam"].shape[0] == len(manifest)
+        # the search was recorded by round 0's training job; rounds that feed no proxy step record none
+        stats = json.loads((step / "stats.json").read_text())
+        assert stats["search"] == "recorded by the training job" and stats["n_searched"] == ((split.split == "trainval") & (split.fold != fold)).sum()
+        run = finished / RUN / f"fold{fold}"
+        assert SEARCH_KEY in torch.load(run / "round0/checkpoint.pt", weights_only=False)
+        for last in (run / PROXY / "round1", run / "baseline/round1", run / PROXY / "matched/round1"):
+            assert SEARCH_KEY not in torch.load(last / "checkpoint.pt", weights_only=False), last
     # the source dataset is untouched: only the exported digits live there
     files = [p for p in (finished / "resources/datasets/digits").rglob("*") if p.is_file() and p.name != ".snakemake_timestamp"]
     assert len(files) == 1797 and all(p.suffix == ".png" for p in files)

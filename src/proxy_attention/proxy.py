@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from . import atomic
@@ -32,6 +31,7 @@ from .cams import check_cam_grid, compute_cams
 from .data import Normalize
 from .models import cam_target, load_checkpoint, model_from_checkpoint
 from .replacement import proxy_images
+from .search import predict_with_loss, recorded_predictions
 
 log = logging.getLogger(__name__)
 
@@ -51,24 +51,6 @@ class ProxySettings:
     cam_target: str = "predicted"  # predicted | label (the true class)
     cam_target_layer: str | None = None
     batch_size: int = 64
-
-
-@torch.no_grad()
-def predict_with_loss(model, x_u8: torch.Tensor, y: torch.Tensor, normalize: Normalize, batch_size: int, device):
-    """Predicted class and per-image loss, eval mode, no augmentation."""
-    was_training = model.training
-    model.eval()
-    preds, losses = [], []
-    for start in range(0, len(x_u8), batch_size):
-        xb = normalize(x_u8[start : start + batch_size].to(device).float().div_(255))
-        logits = model(xb).float()
-        yb = y[start : start + batch_size].to(device)
-        preds.append(logits.argmax(1).cpu())
-        losses.append(F.cross_entropy(logits, yb, reduction="none").cpu())
-    model.train(was_training)
-    if not preds:
-        return torch.empty(0, dtype=torch.long), torch.empty(0)
-    return torch.cat(preds), torch.cat(losses)
 
 
 def choose_subset(wrong: np.ndarray, losses: np.ndarray, fraction: float, order: str, rng: np.random.Generator) -> np.ndarray:
@@ -114,12 +96,17 @@ def run_proxy_step(
     model = model_from_checkpoint(ckpt).to(dev).float()
     normalize = Normalize(ckpt["mean"], ckpt["std"], device=dev)
 
-    preds, losses = predict_with_loss(model, train_x, train_y, normalize, settings.batch_size, dev)
+    recorded = recorded_predictions(ckpt, train_rows)
+    if recorded is None:
+        preds, losses = predict_with_loss(model, train_x, train_y, normalize, settings.batch_size, dev)
+    else:  # the training job ran the search with the model in memory (search.py)
+        preds, losses = recorded
     wrong = np.flatnonzero((preds != train_y).numpy())
     rng = np.random.default_rng([seed, round_])
     chosen = choose_subset(wrong, losses.numpy()[wrong], settings.subset_wrong, settings.subset_order, rng) if len(wrong) else wrong
-    log.info("proxy step %d: %d of %d training images misclassified, %d chosen (subset %.2f, %s)",
-             round_, len(wrong), len(train_x), len(chosen), settings.subset_wrong, settings.subset_order)
+    log.info("proxy step %d: %d of %d training images misclassified (%s), %d chosen (subset %.2f, %s)",
+             round_, len(wrong), len(train_x), "searched here" if recorded is None else "recorded by the training job",
+             len(chosen), settings.subset_wrong, settings.subset_order)
 
     x01 = train_x[chosen].float().div_(255)
     targets = (preds if settings.cam_target == "predicted" else train_y)[chosen].numpy()
@@ -163,6 +150,7 @@ def run_proxy_step(
     atomic.write_json(out_dir / "stats.json", {
         "round": round_,
         "n_searched": int(len(train_x)),
+        "search": "here" if recorded is None else "recorded by the training job",
         "n_wrong": int(len(wrong)),
         "n_chosen": int(len(chosen)),
         "n_written": int(len(manifest)),

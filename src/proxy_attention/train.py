@@ -31,6 +31,8 @@ from timm.scheduler import create_scheduler_v2
 from . import atomic
 from .data import Normalize, augment
 from .models import create_model, freeze_backbone, load_checkpoint
+from .search import KEY as SEARCH_KEY
+from .search import record_predictions
 from .schedule import Schedule
 
 log = logging.getLogger(__name__)
@@ -277,12 +279,16 @@ def train_round(
     run_info: dict | None = None,
     threads: int | None = None,
     stop_after_epochs: int | None = None,
+    search: dict | None = None,
 ) -> dict:
     """Train round ``round_`` of ``schedule`` and evaluate; write checkpoint, metrics and epoch table.
 
     ``data`` holds uint8 tensors ``train_x``/``train_y`` (originals plus any proxies),
     ``val_x``/``val_y``, ``test_x``/``test_y`` and the count ``n_proxies`` among the training images.
     ``stop_after_epochs`` simulates a crash after that many epochs (tests only).
+    ``search`` (``x``, ``y``, ``rows``, ``batch_size``), given when a proxy step follows this
+    round: the misclassified search over those original training images is run with the
+    trained model and recorded in the checkpoint (``search.py``), so the proxy step need not.
     """
     t0 = time.time()
     start, stop = schedule.epoch_range(round_)
@@ -351,7 +357,14 @@ def train_round(
     epochs = pd.DataFrame([h for h in trainer.history if h["round"] == round_])
     for k, v in (run_info or {}).items():
         epochs[k] = v
-    atomic.torch_save(out_ckpt, trainer.state())
+    state = trainer.state()
+    if search is not None:
+        ts = time.time()
+        state[SEARCH_KEY] = record_predictions(trainer.model, search["x"], search["y"], search["rows"],
+                                               trainer.normalize, search["batch_size"], trainer.device)
+        log.info("recorded the predictions on %d training images for the next proxy step (%.1fs)",
+                 len(search["rows"]), time.time() - ts)
+    atomic.torch_save(out_ckpt, state)
     atomic.write_csv(out_epochs, epochs)
     atomic.write_json(out_metrics, metrics)
     resume_path.unlink(missing_ok=True)

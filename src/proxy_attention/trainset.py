@@ -110,6 +110,20 @@ def load_round(split_csv, cache_npy, fold: int, protocol: str, seed: int, round_
     return data, record, classes
 
 
+def search_set(data: dict, record: dict, batch_size: int) -> dict:
+    """The round's original training images, which the next proxy step searches (``train_round(search=...)``).
+
+    ``load_round`` puts them first in ``train_x`` (proxies follow), so they are exactly
+    ``proxy_candidates`` of the next step; the compute-matched baseline's extra draws are
+    not candidates of any proxy step and are refused.
+    """
+    rows = np.asarray(record["train_rows"])
+    if len(np.unique(rows)) != len(rows):
+        raise ValueError("a round with repeated training images (the compute-matched baseline) feeds no proxy step")
+    n = len(rows)
+    return {"x": data["train_x"][:n], "y": data["train_y"][:n], "rows": rows, "batch_size": int(batch_size)}
+
+
 def write_record(path: str | Path, record: dict) -> None:
     with atomic.atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:

@@ -156,6 +156,14 @@ def previous_checkpoint(wildcards, method_dir: str) -> str:
     return f"{method_dir}/round{r - 1}/checkpoint.pt"
 
 
+def feeds_proxy_step(wildcards) -> bool:
+    """Whether a proxy step follows this training round (round 0 of a grid with proxy
+    configurations, or a proxy round before the schedule's last proxy step): its job then
+    records the step's misclassified search in the checkpoint."""
+    n = SCHEDULES[wildcards.schedule].n_proxy_steps
+    return bool(PROXY_CONFIGS) and int(wildcards.get("round", 0)) < n
+
+
 def proxy_manifests(wildcards) -> list[str]:
     """Proxy steps whose images train round r: only step r with clear_every_step, else steps 1..r."""
     base = PROXY_RUN.format(**wildcards)

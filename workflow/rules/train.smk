@@ -24,6 +24,8 @@ rule train_round0:
         round=0,
         settings=train_settings,
         run_info=lambda w: run_info(w, "round0"),
+        feeds_proxy_step=feeds_proxy_step,
+        search_batch_size=config["proxy"]["batch_size"],
     threads: config["threads"]
     resources:
         **HEAVY,
@@ -51,6 +53,8 @@ rule train_baseline:
         round=lambda w: int(w.round),
         settings=train_settings,
         run_info=lambda w: run_info(w, "baseline"),
+        feeds_proxy_step=False,
+        search_batch_size=config["proxy"]["batch_size"],
     threads: config["threads"]
     resources:
         **HEAVY,
@@ -107,6 +111,8 @@ rule train_proxy:
         round=lambda w: int(w.round),
         settings=train_settings,
         run_info=lambda w: run_info(w, "proxy", proxy_params(w)),
+        feeds_proxy_step=feeds_proxy_step,
+        search_batch_size=config["proxy"]["batch_size"],
     threads: config["threads"]
     resources:
         **HEAVY,
@@ -139,6 +145,8 @@ rule train_matched:
         round=lambda w: int(w.round),
         settings=train_settings,
         run_info=lambda w: run_info(w, "baseline_matched", proxy_params(w)),
+        feeds_proxy_step=False,
+        search_batch_size=config["proxy"]["batch_size"],
     threads: config["threads"]
     resources:
         **HEAVY,

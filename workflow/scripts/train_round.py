@@ -5,7 +5,7 @@ from proxy_attention.gpu import claim_gpus
 from proxy_attention.logs import setup_logging
 from proxy_attention.schedule import parse_schedule
 from proxy_attention.train import TrainSettings, train_round
-from proxy_attention.trainset import load_round, write_record
+from proxy_attention.trainset import load_round, search_set, write_record
 
 setup_logging(snakemake.log[0])
 claim_gpus(snakemake.resources.get("gpu", 0))  # a free GPU of a multi-GPU machine, before CUDA starts
@@ -24,6 +24,8 @@ params = dict(snakemake.params.settings)
 if snakemake.input.get("batch_size"):  # training.batch_size: auto
     params["batch_size"] = read_batch_size(snakemake.input.batch_size)
 settings = TrainSettings(**params, num_classes=len(classes), classes=classes)
+# a proxy step follows this round: record its misclassified search while the model is in memory
+search = search_set(data, record, snakemake.params.search_batch_size) if snakemake.params.feeds_proxy_step else None
 train_round(
     settings,
     parse_schedule(w.schedule),
@@ -35,5 +37,6 @@ train_round(
     out_epochs=snakemake.output.epochs,
     run_info=snakemake.params.run_info,
     threads=snakemake.threads,
+    search=search,
 )
 write_record(snakemake.output.train_set, record)
