@@ -102,3 +102,21 @@ def test_round_needs_matching_checkpoint(tmp_path):
     r0, _ = run(tmp_path, "r0", "1p2", 0, data)
     with pytest.raises(ValueError, match="starts at epoch 2"):
         run(tmp_path, "bad", "2p2", 1, data, init=r0 / "checkpoint.pt")
+
+
+def test_compile_and_staging_are_cuda_only(tmp_path, monkeypatch):
+    """On CPU, training.compile trains the eager model (same weights) and the images stay where they are."""
+    from proxy_attention.train import Trainer
+
+    calls = []
+    monkeypatch.setattr(torch, "compile", lambda m, *a, **k: calls.append(m) or m)
+    trainer = Trainer(settings(compile=True), parse_schedule("1"), threads=1)
+    assert trainer.forward is trainer.model and not calls
+    x = tiny_data()["train_x"]
+    assert trainer.stage(x) is x
+    eager, _ = run(tmp_path, "eager", "2", 0, tiny_data())
+    d = tmp_path / "compiled"
+    d.mkdir()
+    train_round(settings(compile=True), parse_schedule("2"), 0, tiny_data(), None, d / "checkpoint.pt",
+                d / "metrics.json", d / "epochs.csv", threads=1)
+    assert same_weights(eager / "checkpoint.pt", d / "checkpoint.pt")

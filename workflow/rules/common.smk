@@ -117,6 +117,7 @@ def train_settings(wildcards) -> dict:
         "device": t["device"],
         "amp": t["amp"],
         "channels_last": t["channels_last"],
+        "compile": t["compile"],
         "deterministic": t["deterministic"],
         "pretrained": config["pretrained"].get(wildcards.model),
         "model_kwargs": config["model_kwargs"].get(wildcards.model, {}),
