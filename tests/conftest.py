@@ -27,6 +27,12 @@ def image_folder(tmp_path):
     return root
 
 
+def pytest_collection_modifyitems(config, items):
+    """The SLURM test last: it installs slurm-wlm, and once its cluster is stopped every later
+    Snakemake start waits 9 s for the SLURM plugin's `scontrol show config` to time out."""
+    items.sort(key=lambda item: item.path.name == "test_slurm.py")
+
+
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
 

@@ -119,7 +119,10 @@ def run_local(workflow: Path, configfile: Path, outdir: Path, cores: int = 2):
 
 def run_slurm(workflow: Path, configfile: Path, outdir: Path, jobs: int = 2):
     """The workflow through `--executor slurm` (scripts/slurm/run_tiny_grid.sh)."""
-    env = dict(os.environ, SNAKEMAKE=" ".join(_snakemake_cmd()), SLURM_JOBS=str(jobs))
+    # poll every 2 s: the local cluster answers at once, and Snakemake's 10 s made this test 10 minutes long
+    env = dict(os.environ, SNAKEMAKE=" ".join(_snakemake_cmd()), SLURM_JOBS=str(jobs),
+               SLURM_STATUS_INIT_S=os.environ.get("SLURM_STATUS_INIT_S", "2"),
+               SLURM_STATUS_EVERY_S=os.environ.get("SLURM_STATUS_EVERY_S", "2"))
     p, dt = _run(
         ["bash", SCRIPTS / "run_tiny_grid.sh", workflow, configfile, outdir, "--retries", 0],
         timeout=RUN_TIMEOUT_S,

@@ -14,6 +14,8 @@
 #   SLURM_JOBS      max. concurrent SLURM jobs (default: 2)
 #   SLURM_STATUS_INIT_S  seconds before the first status check (default: 10;
 #                   the plugin's default of 40 s only slows a tiny grid down)
+#   SLURM_STATUS_EVERY_S seconds between two rounds of status checks (default:
+#                   Snakemake's 10; the test uses 2 on its one-node cluster)
 #
 # Clusters without an accounting database (AccountingStorageType=
 # accounting_storage/none, e.g. the local test cluster of
@@ -36,6 +38,7 @@ REPO="$(cd "$HERE/../.." && pwd)"
 PROFILE="${SLURM_PROFILE:-$REPO/profiles/slurm}"
 JOBS="${SLURM_JOBS:-2}"
 INIT_S="${SLURM_STATUS_INIT_S:-10}"
+EVERY_S="${SLURM_STATUS_EVERY_S:-10}"
 
 if [[ -n "${SNAKEMAKE:-}" ]]; then
     read -r -a SMK <<<"$SNAKEMAKE"
@@ -65,5 +68,6 @@ exec "${SMK[@]}" \
     --profile "$PROFILE" \
     --jobs "$JOBS" \
     --slurm-init-seconds-before-status-checks "$INIT_S" \
+    --seconds-between-status-checks "$EVERY_S" \
     "${extra[@]}" \
     "$@"
