@@ -78,3 +78,18 @@ def test_matched_baseline_rounds_are_no_search_set():
     got = search_set({"train_x": torch.cat([x, x[:1]]), "train_y": torch.zeros(5, dtype=torch.long)},
                      {"train_rows": np.array([1, 2, 3, 4])}, 8)
     assert len(got["x"]) == 4 and got["rows"].tolist() == [1, 2, 3, 4]  # the proxy after the originals is left out
+
+
+@pytest.mark.parametrize("name", ["resnet10t", "test_maxvit"])  # test_maxvit has non-persistent buffers
+def test_model_from_checkpoint_equals_the_trained_model(name):
+    from proxy_attention.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model(name, 3).eval()
+    ckpt = {"model_name": name, "num_classes": 3, "model": model.state_dict()}
+    rebuilt = model_from_checkpoint(ckpt).eval()
+    assert not any(t.is_meta for t in (*rebuilt.parameters(), *rebuilt.buffers()))
+    size = model.pretrained_cfg["input_size"][-1]
+    x = torch.rand(2, 3, size, size)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x), model(x), rtol=0, atol=0)

@@ -71,8 +71,13 @@ def compute_cams(
     layer: nn.Module,
     reshape_transform=None,
     batch_size: int = 64,
+    on_batch=None,
 ) -> np.ndarray:
-    """CAMs for normalised ``inputs`` (N, C, H, W) and one class per image; returns (N, H, W) float32 in [0, 1]."""
+    """CAMs for normalised ``inputs`` (N, C, H, W) and one class per image; returns (N, H, W) float32 in [0, 1].
+
+    ``on_batch(start, stop, cams)``, if given, is called with each batch's finite CAMs as soon as
+    they exist (the proxy step hands them to its PNG writers while the next batch is computed).
+    """
     if method not in CAM_METHODS:
         raise CamError(f"unknown CAM method '{method}'; choose one of {sorted(CAM_METHODS)}")
     targets = [int(t) for t in targets]
@@ -103,6 +108,10 @@ def compute_cams(
                         raise CamError("the CAM returned no map for some images")
                     out[start:stop] = result
                     filled = stop
+                    if on_batch is not None:
+                        if not np.isfinite(out[start:stop]).all():
+                            raise CamError("non-finite values in the CAM")
+                        on_batch(start, stop, out[start:stop])
     except CamError as e:
         raise CamError(f"{method} on {model_name} at layer '{layer_name}' failed: {e}") from e
     except Exception as e:  # surface every failure, naming model and layer

@@ -112,24 +112,27 @@ def run_proxy_step(
     targets = (preds if settings.cam_target == "predicted" else train_y)[chosen].numpy()
     layer_name, layer, reshape = cam_target(model, settings.cam_target_layer)
     grid = check_cam_grid(model, layer_name, layer, reshape, normalize(train_x[:1].to(dev).float().div_(255)))
-    if len(chosen):
-        cams = compute_cams(model, normalize(x01.to(dev)), targets, settings.cam_method, layer_name, layer, reshape,
-                            batch_size=settings.batch_size)
-        proxies, mask = proxy_images(x01, torch.from_numpy(cams), settings.proxy_threshold,
-                                     settings.proxy_image_weight, settings.replacement)
-        frac_changed = mask.float().mean(dim=(1, 2)).numpy()
-        png = (proxies * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
-    else:
-        png = None
-        cams = np.empty((0,) + tuple(train_x.shape[2:]), np.float32)
-        frac_changed = np.empty(0)
-
     rows = train_rows[chosen]
     names = [f"r{round_}_{int(r):07d}.png" for r in rows]
-    with atomic.atomic_dir(out_dir / "images") as tmp:
+    frac_changed = np.empty(len(chosen))
+    with atomic.atomic_dir(out_dir / "images") as tmp, ThreadPoolExecutor(max_workers=4) as pool:
+        writes = []
+
+        def write_batch(start: int, stop: int, cams_b: np.ndarray) -> None:
+            """Proxies of one CAM batch, handed to the PNG writers while the next batch is computed."""
+            proxies, mask = proxy_images(x01[start:stop], torch.from_numpy(cams_b), settings.proxy_threshold,
+                                         settings.proxy_image_weight, settings.replacement)
+            frac_changed[start:stop] = mask.float().mean(dim=(1, 2)).numpy()
+            png = (proxies * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+            writes.extend(pool.submit(_save_png, (tmp / names[i], png[i - start])) for i in range(start, stop))
+
         if len(chosen):
-            with ThreadPoolExecutor(max_workers=4) as pool:
-                list(pool.map(_save_png, ((tmp / n, png[i]) for i, n in enumerate(names))))
+            cams = compute_cams(model, normalize(x01.to(dev)), targets, settings.cam_method, layer_name, layer, reshape,
+                                batch_size=settings.batch_size, on_batch=write_batch)
+        else:
+            cams = np.empty((0,) + tuple(train_x.shape[2:]), np.float32)
+        for w in writes:
+            w.result()  # a failed write fails the step
     with atomic.atomic_path(out_dir / "cams.npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, index_row=rows.astype(np.int64), cam=cams.astype(np.float32))
