@@ -18,23 +18,22 @@ from proxy_attention.trainset import search_set
 ROWS = np.arange(100, 124)
 
 
-def train(tmp_path, name, search_batch=None, n=24, size=48):
+def train(tmp_path, name, search=False, n=24, size=48):
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(n, 3, size, size, generator=g) * 255).to(torch.uint8)
     y = torch.arange(n) % 3
-    s = TrainSettings(model="resnet10t", num_classes=3, classes=["a", "b", "c"], img_size=size, batch_size=8)
+    s = TrainSettings(model="resnet10t", num_classes=3, classes=["a", "b", "c"], img_size=size, batch_size=8,
+                      eval_batch_size=8)
     data = {"train_x": x, "train_y": y, "val_x": x[:4], "val_y": y[:4], "test_x": x[:4], "test_y": y[:4]}
-    search = None
-    if search_batch:
-        search = search_set(data, {"train_rows": ROWS}, search_batch)
     d = tmp_path / name
     d.mkdir()
-    train_round(s, parse_schedule("1"), 0, data, None, d / "c.pt", d / "m.json", d / "e.csv", threads=1, search=search)
+    train_round(s, parse_schedule("1"), 0, data, None, d / "c.pt", d / "m.json", d / "e.csv", threads=1,
+                search=search_set(data, {"train_rows": ROWS}) if search else None)
     return d / "c.pt", x, y
 
 
 def test_recorded_predictions_equal_a_fresh_search(tmp_path):
-    ckpt, x, y = train(tmp_path, "rec", search_batch=8)
+    ckpt, x, y = train(tmp_path, "rec", search=True)
     c = load_checkpoint(ckpt)
     assert c[KEY]["rows"].tolist() == ROWS.tolist()
     pred, loss = predict_with_loss(model_from_checkpoint(c), x, y, Normalize(c["mean"], c["std"]), 8, "cpu")
@@ -46,7 +45,7 @@ def test_recorded_predictions_equal_a_fresh_search(tmp_path):
 
 def test_proxy_step_reads_the_record_and_writes_the_same_proxies(tmp_path):
     """Same seeds, same training: one checkpoint with the record, one without; same proxy step."""
-    rec, x, y = train(tmp_path, "rec", search_batch=8)
+    rec, x, y = train(tmp_path, "rec", search=True)
     plain, _, _ = train(tmp_path, "plain")
     assert KEY not in load_checkpoint(plain)
     settings = ProxySettings(cam_method="gradcam", proxy_threshold=0.3, proxy_image_weight=0.4, subset_wrong=0.5, batch_size=8)
@@ -64,7 +63,7 @@ def test_proxy_step_reads_the_record_and_writes_the_same_proxies(tmp_path):
 
 
 def test_a_record_for_other_images_is_an_error(tmp_path):
-    ckpt, x, y = train(tmp_path, "rec", search_batch=8)
+    ckpt, x, y = train(tmp_path, "rec", search=True)
     with pytest.raises(ValueError, match="records predictions for 24 training images"):
         run_proxy_step(ckpt, x, y, ROWS + 1, [f"p{i}" for i in range(200)], ["a", "b", "c"], ProxySettings(), seed=0,
                        round_=1, out_dir=tmp_path / "p", threads=1)
@@ -74,9 +73,9 @@ def test_matched_baseline_rounds_are_no_search_set():
     x = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
     data = {"train_x": x, "train_y": torch.zeros(4, dtype=torch.long)}
     with pytest.raises(ValueError, match="repeated training images"):
-        search_set(data, {"train_rows": np.array([1, 2, 2, 3])}, 8)
+        search_set(data, {"train_rows": np.array([1, 2, 2, 3])})
     got = search_set({"train_x": torch.cat([x, x[:1]]), "train_y": torch.zeros(5, dtype=torch.long)},
-                     {"train_rows": np.array([1, 2, 3, 4])}, 8)
+                     {"train_rows": np.array([1, 2, 3, 4])})
     assert len(got["x"]) == 4 and got["rows"].tolist() == [1, 2, 3, 4]  # the proxy after the originals is left out
 
 

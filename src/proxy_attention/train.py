@@ -309,7 +309,7 @@ def train_round(
     ``data`` holds uint8 tensors ``train_x``/``train_y`` (originals plus any proxies),
     ``val_x``/``val_y``, ``test_x``/``test_y`` and the count ``n_proxies`` among the training images.
     ``stop_after_epochs`` simulates a crash after that many epochs (tests only).
-    ``search`` (``x``, ``y``, ``rows``, ``batch_size``), given when a proxy step follows this
+    ``search`` (``x``, ``y``, ``rows``), given when a proxy step follows this
     round: the misclassified search over those original training images is run with the
     trained model and recorded in the checkpoint (``search.py``), so the proxy step need not.
     """
@@ -385,7 +385,7 @@ def train_round(
     if search is not None:
         ts = time.time()
         state[SEARCH_KEY] = record_predictions(trainer.model, search["x"], search["y"], search["rows"],
-                                               trainer.normalize, search["batch_size"], trainer.device)
+                                               trainer.normalize, settings.eval_batch_size, trainer.device)
         log.info("recorded the predictions on %d training images for the next proxy step (%.1fs)",
                  len(search["rows"]), time.time() - ts)
     atomic.torch_save(out_ckpt, state)

@@ -110,7 +110,7 @@ def load_round(split_csv, cache_npy, fold: int, protocol: str, seed: int, round_
     return data, record, classes
 
 
-def search_set(data: dict, record: dict, batch_size: int) -> dict:
+def search_set(data: dict, record: dict) -> dict:
     """The round's original training images, which the next proxy step searches (``train_round(search=...)``).
 
     ``load_round`` puts them first in ``train_x`` (proxies follow), so they are exactly
@@ -121,7 +121,7 @@ def search_set(data: dict, record: dict, batch_size: int) -> dict:
     if len(np.unique(rows)) != len(rows):
         raise ValueError("a round with repeated training images (the compute-matched baseline) feeds no proxy step")
     n = len(rows)
-    return {"x": data["train_x"][:n], "y": data["train_y"][:n], "rows": rows, "batch_size": int(batch_size)}
+    return {"x": data["train_x"][:n], "y": data["train_y"][:n], "rows": rows}
 
 
 def write_record(path: str | Path, record: dict) -> None:

@@ -158,11 +158,10 @@ def previous_checkpoint(wildcards, method_dir: str) -> str:
 
 
 def feeds_proxy_step(wildcards) -> bool:
-    """Whether a proxy step follows this training round (round 0 of a grid with proxy
-    configurations, or a proxy round before the schedule's last proxy step): its job then
-    records the step's misclassified search in the checkpoint."""
-    n = SCHEDULES[wildcards.schedule].n_proxy_steps
-    return bool(PROXY_CONFIGS) and int(wildcards.get("round", 0)) < n
+    """Whether a proxy step follows this training round (rounds before the schedule's last proxy
+    step): its job then records the step's misclassified search in the checkpoint. A function of
+    the schedule and round only, so adding proxy configurations to a grid never reruns round 0."""
+    return int(wildcards.get("round", 0)) < SCHEDULES[wildcards.schedule].n_proxy_steps
 
 
 def proxy_manifests(wildcards) -> list[str]:

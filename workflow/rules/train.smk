@@ -25,7 +25,6 @@ rule train_round0:
         settings=train_settings,
         run_info=lambda w: run_info(w, "round0"),
         feeds_proxy_step=feeds_proxy_step,
-        search_batch_size=config["proxy"]["batch_size"],
     threads: config["threads"]
     resources:
         **HEAVY,
@@ -54,7 +53,6 @@ rule train_baseline:
         settings=train_settings,
         run_info=lambda w: run_info(w, "baseline"),
         feeds_proxy_step=False,
-        search_batch_size=config["proxy"]["batch_size"],
     threads: config["threads"]
     resources:
         **HEAVY,
@@ -112,7 +110,6 @@ rule train_proxy:
         settings=train_settings,
         run_info=lambda w: run_info(w, "proxy", proxy_params(w)),
         feeds_proxy_step=feeds_proxy_step,
-        search_batch_size=config["proxy"]["batch_size"],
     threads: config["threads"]
     resources:
         **HEAVY,
@@ -146,7 +143,6 @@ rule train_matched:
         settings=train_settings,
         run_info=lambda w: run_info(w, "baseline_matched", proxy_params(w)),
         feeds_proxy_step=False,
-        search_batch_size=config["proxy"]["batch_size"],
     threads: config["threads"]
     resources:
         **HEAVY,

@@ -25,7 +25,7 @@ if snakemake.input.get("batch_size"):  # training.batch_size: auto
     params["batch_size"] = read_batch_size(snakemake.input.batch_size)
 settings = TrainSettings(**params, num_classes=len(classes), classes=classes)
 # a proxy step follows this round: record its misclassified search while the model is in memory
-search = search_set(data, record, snakemake.params.search_batch_size) if snakemake.params.feeds_proxy_step else None
+search = search_set(data, record) if snakemake.params.feeds_proxy_step else None
 train_round(
     settings,
     parse_schedule(w.schedule),
