@@ -197,8 +197,9 @@ class Trainer:
         if self.device.type != "cuda" or x.device == self.device:
             return x
         free, _ = torch.cuda.mem_get_info(self.device)
-        if x.numel() * x.element_size() > free // 4:
-            log.info("%.1f GB of images stay in host memory (GPU free: %.1f GB)", x.numel() / 1e9, free / 1e9)
+        nbytes = x.numel() * x.element_size()
+        if nbytes > free // 4:
+            log.info("%.1f GB of round data stay in host memory (GPU free: %.1f GB)", nbytes / 1e9, free / 1e9)
             return x
         return x.to(self.device)
 
