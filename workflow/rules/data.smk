@@ -38,7 +38,7 @@ rule index_dataset:
     params:
         official_test=lambda w: dataset_options(w.dataset).get("official_test", True),
         max_per_class=lambda w: dataset_options(w.dataset).get("max_per_class"),
-    threads: 2
+    threads: config["threads"]
     log:
         f"{LOGS}/index_dataset/{{dataset}}.log",
     benchmark:
@@ -74,7 +74,7 @@ rule cache_images:
         root="resources/datasets/{dataset}",
     output:
         f"{DATA}/images_{{size}}px.npy",
-    threads: 2
+    threads: config["threads"]
     log:
         f"{LOGS}/cache_images/{{dataset}}_{{size}}px.log",
     benchmark:
