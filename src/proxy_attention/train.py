@@ -192,7 +192,8 @@ class Trainer:
 
         One host-to-device copy per round instead of one per batch (small datasets:
         digits is 5 MB, Imagenette at 224 px 1.4 GB). They must fit in a quarter of the
-        free GPU memory; otherwise they stay in host memory and each batch is copied.
+        free GPU memory; otherwise they stay in host memory and each batch is copied from
+        pinned memory without blocking (``_to_input``).
         """
         if self.device.type != "cuda" or x.device == self.device:
             return x
@@ -206,6 +207,8 @@ class Trainer:
     # -- loops -------------------------------------------------------------
     def _to_input(self, xb: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
         """uint8 images -> normalised model input on the device; augmented when ``gen`` is given."""
+        if self.device.type == "cuda" and xb.device.type == "cpu":
+            xb = xb.pin_memory()  # images too big to stage on the GPU: the copy overlaps the previous batch's kernels
         x = xb.to(self.device, non_blocking=True).float().div_(255)
         if gen is not None:
             x = augment(x, gen, self.s.hflip, self.s.crop_pad)
