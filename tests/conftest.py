@@ -13,17 +13,22 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def write_colour_classes(folder, per_class: int, noise: float, strength: float) -> None:
+    """``folder/class{0,1,2}/img{i}.png``: 8x8 RGB images, red, green or blue at ``strength`` plus seeded noise."""
+    rng = np.random.default_rng(0)
+    for c, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255)]):
+        d = folder / f"class{c}"
+        d.mkdir(parents=True)
+        for i in range(per_class):
+            arr = (rng.random((8, 8, 3)) * noise + np.array(colour) * strength).clip(0, 255).astype(np.uint8)
+            Image.fromarray(arr).save(d / f"img{i}.png")
+
+
 @pytest.fixture
 def image_folder(tmp_path):
     """A small class-folder dataset: 3 classes x 12 RGB images of 8x8 with class-specific colours."""
-    rng = np.random.default_rng(0)
     root = tmp_path / "ds"
-    for c, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255)]):
-        d = root / "train" / f"class{c}"
-        d.mkdir(parents=True)
-        for i in range(12):
-            arr = (rng.random((8, 8, 3)) * 60 + np.array(colour) * 0.7).clip(0, 255).astype(np.uint8)
-            Image.fromarray(arr).save(d / f"img{i}.png")
+    write_colour_classes(root / "train", per_class=12, noise=60, strength=0.7)
     return root
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import run_snakemake
+from conftest import run_snakemake, write_colour_classes
 from proxy_attention.report_check import check_report, embedded_results, find_chromium
 
 pytestmark = pytest.mark.slow
@@ -45,17 +45,8 @@ def snakemake(workdir, config, *args):
 def report(tmp_path_factory):
     """A finished tiny run (3 colour classes, 2 folds, [1, p, 1], two proxy configurations) and its report."""
     chromium = chromium_or_skip()
-    from PIL import Image
-    import numpy as np
-
     root = tmp_path_factory.mktemp("report")
-    rng = np.random.default_rng(0)
-    for c, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255)]):
-        d = root / "images" / f"class{c}"
-        d.mkdir(parents=True)
-        for i in range(14):
-            arr = (rng.random((8, 8, 3)) * 120 + np.array(colour) * 0.5).clip(0, 255).astype(np.uint8)
-            Image.fromarray(arr).save(d / f"img{i}.png")
+    write_colour_classes(root / "images", per_class=14, noise=120, strength=0.5)
     config = {
         "datasets": {"colours": {"type": "folder", "path": str(root / "images")}},
         "models": ["resnet10t"],
