@@ -5,33 +5,36 @@
 #   snakemake --cores 1 results/runs/<dataset>/<model>/<schedule>/<protocol>/seed<S>/fold<F>/summary.csv
 #                                                    (re)build one fold
 #
-# The chain: dataset -> index -> split -> image cache -> round 0 -> proxy step r ->
-# round r (proxy runs) / round r (baseline) -> fold summary -> aggregate -> plots.
+# The chain, one rules file per step (code: the sub-package of the same name in
+# src/proxy_attention/): download -> data (index, split, image cache) -> train (round 0) ->
+# proxy (step r) -> train (round r of the proxy, baseline and matched runs) -> aggregate
+# (tables, comparison, audits) -> plots and explain (the report's figures).
 
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-# The built-in default, unless a config is given with --configfile: Snakemake would otherwise
-# merge the two, and e.g. the default's digits dataset would join every other grid.
-if not workflow.overwrite_configfiles:
-
-    configfile: "config/config.yaml"
+# The built-in default. A --configfile replaces it (replace-workflow-config in
+# profiles/default/config.yaml) instead of being merged into it.
+configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/targets.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/proxy.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/plots.smk"
 include: "workflow/rules/explain.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

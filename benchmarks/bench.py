@@ -70,8 +70,9 @@ def bench_training(args) -> None:
     import torch
     import torch.nn.functional as F
 
-    from proxy_attention.schedule import parse_schedule
-    from proxy_attention.train import Trainer, TrainSettings
+    from proxy_attention.train.schedule import parse_schedule
+    from proxy_attention.train.settings import TrainSettings
+    from proxy_attention.train.trainer import Trainer
 
     torch.set_num_threads(args.threads)
     n = args.train_images
@@ -112,10 +113,10 @@ def bench_proxy(args) -> None:
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     from proxy_attention.atomic import torch_save
-    from proxy_attention.data import Normalize
+    from proxy_attention.data.tensors import Normalize
     from proxy_attention.models import cam_target, create_model
-    from proxy_attention.proxy import ProxySettings, run_proxy_step
-    from proxy_attention.search import KEY, record_predictions
+    from proxy_attention.proxy.search import KEY, record_predictions
+    from proxy_attention.proxy.step import ProxySettings, run_proxy_step
 
     torch.set_num_threads(args.threads)
     n = args.proxy_images

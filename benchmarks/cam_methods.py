@@ -32,9 +32,9 @@ def best_of(fn, repeats: int) -> float:
 
 
 def main() -> None:
-    from proxy_attention.cams import CAM_METHODS, compute_cams
     from proxy_attention.models import cam_target, create_model
-    from proxy_attention.replacement import REPLACEMENTS, proxy_images
+    from proxy_attention.proxy.cams import CAM_METHODS, compute_cams
+    from proxy_attention.proxy.replacement import REPLACEMENTS, proxy_images
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="resnet18")
@@ -85,9 +85,13 @@ def main() -> None:
             rows.setdefault(f"replace {repl}", {})[size] = 1000 * t / args.images
         print(f"{size:4d} px  replacements done", flush=True)
         if not args.no_metrics:
-            from pytorch_grad_cam.metrics.cam_mult_image import CamMultImageConfidenceChange
+            from pytorch_grad_cam.metrics.cam_mult_image import (
+                CamMultImageConfidenceChange,
+            )
             from pytorch_grad_cam.metrics.road import ROADCombined
-            from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
+            from pytorch_grad_cam.utils.model_targets import (
+                ClassifierOutputSoftmaxTarget,
+            )
 
             tg = [ClassifierOutputSoftmaxTarget(int(c)) for c in targets]
             t = best_of(lambda: ROADCombined(percentiles=[20, 40, 60, 80])(x, cams, tg, model), min(args.repeats, 3))

@@ -13,8 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this checkout's package first
-from proxy_attention.report_check import ReportError, check_report  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # report_check.py beside this script
+from report_check import ReportError, check_report  # noqa: E402
 
 DEFAULT_TEXT = ["Does Proxy Attention help?"]
 DEFAULT_FILES = ["comparison.html", "paired_differences.svg", "heatmap.svg", "confusion.svg",

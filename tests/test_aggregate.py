@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proxy_attention.aggregate import benchmark_seconds, run_tables
+from proxy_attention.analysis.aggregate import benchmark_seconds, run_tables
 
 
 def write_round(d, round_, acc, run_info):

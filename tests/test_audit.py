@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proxy_attention.audit import LeakageError, audit
-from proxy_attention.split import fold_rows, make_split
-from proxy_attention.trainset import round_sets, write_record
+from proxy_attention.analysis.audit import LeakageError, audit
+from proxy_attention.data.split import fold_rows, make_split
+from proxy_attention.train.trainset import round_sets, write_record
 
 BASE = "results/runs/ds/resnet18/1p1/{protocol}/seed0/fold{fold}"
 

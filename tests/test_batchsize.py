@@ -5,8 +5,13 @@ import json
 import pytest
 import torch
 
-from proxy_attention.batchsize import batch_size_file, device_tag, find_batch_size, read_batch_size
-from proxy_attention.train import TrainSettings
+from proxy_attention.train.batchsize import (
+    batch_size_file,
+    device_tag,
+    find_batch_size,
+    read_batch_size,
+)
+from proxy_attention.train.settings import TrainSettings
 
 
 def fake_gpu(limit, calls):
@@ -69,7 +74,7 @@ def test_finder_file_with_a_fake_gpu(tmp_path):
 
 
 def test_real_training_steps_probe_runs_on_cpu():
-    from proxy_attention.batchsize import training_step_probe
+    from proxy_attention.train.batchsize import training_step_probe
 
     probe = training_step_probe(settings(), torch.device("cpu"))
     assert find_batch_size(probe, 4)[0] == 4

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from proxy_attention.cams import CAM_METHODS, CamError, compute_cams
+from proxy_attention.errors import CamError
 from proxy_attention.models import create_model
+from proxy_attention.proxy.cams import CAM_METHODS, compute_cams
 
 
 @pytest.fixture(scope="module")

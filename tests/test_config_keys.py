@@ -4,11 +4,11 @@ import copy
 
 import pytest
 import yaml
+from conftest import REPO
 from snakemake.utils import validate
 
-from proxy_attention.config import ConfigError, check_config
-
-from conftest import REPO
+from proxy_attention.config import check_config
+from proxy_attention.errors import ConfigError
 
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
 

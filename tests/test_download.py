@@ -5,16 +5,16 @@ import logging
 import os
 
 import pytest
-
 from loopback import LoopbackServer
-from proxy_attention.datasets.download import (
+
+from proxy_attention.data.datasets.download import (
     ChecksumError,
     DownloadError,
     download_url,
     fetch,
     parse_checksum,
 )
-from proxy_attention.index import DataError
+from proxy_attention.errors import DataError
 
 BODY = os.urandom(300_000)
 SHA = hashlib.sha256(BODY).hexdigest()

@@ -7,9 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from proxy_attention.aggregate import run_tables
-from proxy_attention.data import IMAGENET_MEAN, IMAGENET_STD, Normalize
-from proxy_attention.explain import ExplainSettings, explain_checkpoint, sample_rows
+from proxy_attention.analysis.aggregate import run_tables
+from proxy_attention.analysis.explain import (
+    ExplainSettings,
+    explain_checkpoint,
+    sample_rows,
+)
+from proxy_attention.data.tensors import IMAGENET_MEAN, IMAGENET_STD, Normalize
 from proxy_attention.models import create_model
 
 SIZE = 32

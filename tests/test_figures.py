@@ -11,9 +11,9 @@ from PIL import Image
 
 from proxy_attention import plots
 from proxy_attention import plots_comparison as pc
-from proxy_attention.answer import answer_rst, comparison_html
-from proxy_attention.gallery import plot_gallery
-from proxy_attention.stats import compare, final_rounds, paired_differences
+from proxy_attention.analysis.answer import answer_rst, comparison_html
+from proxy_attention.analysis.stats import compare, final_rounds, paired_differences
+from proxy_attention.report.gallery import plot_gallery
 
 GRID = list(itertools.product(["gradcam", "gradcampp"], [0.3, 0.6], [0.2, 0.5]))
 

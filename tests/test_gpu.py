@@ -1,4 +1,4 @@
-"""Locking logic of proxy_attention.gpu with a fake GPU count (no GPU needed)."""
+"""Locking logic of proxy_attention.devices with a fake GPU count (no GPU needed)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import time
 
 import pytest
 
-from proxy_attention import gpu
+from proxy_attention import devices as gpu
 
 # A child process: claims GPUs, prints "<indices>|<CUDA_VISIBLE_DEVICES>", then
 # holds the claim until its stdin is closed.
 CHILD = textwrap.dedent(
     """
     import os, sys
-    from proxy_attention.gpu import claim_gpus
+    from proxy_attention.devices import claim_gpus
     idx = claim_gpus(int(sys.argv[1]), sys.argv[2], n_available=int(sys.argv[3]),
                      timeout=float(sys.argv[4]), poll=0.05)
     print(f"{idx}|{os.environ.get('CUDA_VISIBLE_DEVICES')}", flush=True)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from proxy_attention.imagecache import build_cache, load_cache
-from proxy_attention.index import DataError, index_folder
+from proxy_attention.data.imagecache import build_cache, load_cache
+from proxy_attention.data.index import index_folder
+from proxy_attention.errors import DataError
 
 
 def test_clean_folder_is_indexed_with_encoded_labels(image_folder):

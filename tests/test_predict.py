@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from proxy_attention.cli import main
-from proxy_attention.data import IMAGENET_MEAN, IMAGENET_STD, Normalize
-from proxy_attention.imagecache import decode_resized
+from proxy_attention.data.imagecache import decode_resized
+from proxy_attention.data.tensors import IMAGENET_MEAN, IMAGENET_STD, Normalize
 from proxy_attention.models import create_model
 
 CLASSES = ["cat", "dog", "fox", "owl"]

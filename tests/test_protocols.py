@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from proxy_attention.protocols import protocol_comparison
+from proxy_attention.analysis.protocols import protocol_comparison
 
 
 def runs_table():

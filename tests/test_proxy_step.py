@@ -8,12 +8,13 @@ import pytest
 import torch
 from PIL import Image
 
-from proxy_attention.cams import CamError
-from proxy_attention.data import Normalize
+from proxy_attention.data.tensors import Normalize
+from proxy_attention.errors import CamError
 from proxy_attention.models import load_checkpoint, model_from_checkpoint
-from proxy_attention.proxy import ProxySettings, predict_with_loss, run_proxy_step
-from proxy_attention.schedule import parse_schedule
-from proxy_attention.train import TrainSettings, train_round
+from proxy_attention.proxy.step import ProxySettings, predict_with_loss, run_proxy_step
+from proxy_attention.train.schedule import parse_schedule
+from proxy_attention.train.settings import TrainSettings
+from proxy_attention.train.trainer import train_round
 
 
 def make_checkpoint(tmp_path, size=64, n=24):

@@ -3,15 +3,16 @@
 import hashlib
 from pathlib import Path
 
-import pytest
-
 import fake_datasets
+import pytest
 from loopback import LoopbackServer
-from proxy_attention.config import ConfigError, check_config
-from proxy_attention.datasets import archive_paths, dataset_type, prepare_dataset
-from proxy_attention.datasets.download import ChecksumError, fetch
-from proxy_attention.datasets.registry import REGISTRY, remote_files
-from proxy_attention.index import DataError, index_folder
+
+from proxy_attention.config import check_config
+from proxy_attention.data.datasets import archive_paths, dataset_type, prepare_dataset
+from proxy_attention.data.datasets.download import ChecksumError, fetch
+from proxy_attention.data.datasets.registry import REGISTRY, remote_files
+from proxy_attention.data.index import index_folder
+from proxy_attention.errors import ConfigError, DataError
 
 FAST = dict(retries=1, backoff=0.0, timeout=10)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from proxy_attention.replacement import REPLACEMENTS, proxy_images
+from proxy_attention.proxy.replacement import REPLACEMENTS, proxy_images
 
 # One image, 2 channels, 1x3 pixels; CAM values below, at, and above the threshold 0.5.
 X = torch.tensor([[[[0.2, 0.4, 0.8]], [[1.0, 0.5, 0.0]]]])

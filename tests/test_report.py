@@ -12,9 +12,8 @@ import subprocess
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import run_snakemake, write_colour_classes
-from proxy_attention.report_check import check_report, embedded_results, find_chromium
+from report_check import check_report, embedded_results, find_chromium
 
 pytestmark = pytest.mark.slow
 

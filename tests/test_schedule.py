@@ -1,6 +1,7 @@
 import pytest
 
-from proxy_attention.schedule import ScheduleError, parse_schedule
+from proxy_attention.errors import ScheduleError
+from proxy_attention.train.schedule import parse_schedule
 
 
 @pytest.mark.parametrize(

@@ -7,13 +7,14 @@ import pandas as pd
 import pytest
 import torch
 
-from proxy_attention.data import Normalize
+from proxy_attention.data.tensors import Normalize
 from proxy_attention.models import load_checkpoint, model_from_checkpoint
-from proxy_attention.proxy import ProxySettings, run_proxy_step
-from proxy_attention.schedule import parse_schedule
-from proxy_attention.search import KEY, predict_with_loss, recorded_predictions
-from proxy_attention.train import TrainSettings, train_round
-from proxy_attention.trainset import search_set
+from proxy_attention.proxy.search import KEY, predict_with_loss, recorded_predictions
+from proxy_attention.proxy.step import ProxySettings, run_proxy_step
+from proxy_attention.train.schedule import parse_schedule
+from proxy_attention.train.settings import TrainSettings
+from proxy_attention.train.trainer import train_round
+from proxy_attention.train.trainset import search_set
 
 ROWS = np.arange(100, 124)
 

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proxy_attention.index import DataError
-from proxy_attention.split import fold_rows, make_split
+from proxy_attention.data.split import fold_rows, make_split
+from proxy_attention.errors import DataError
 
 
 def make_index(counts: dict[str, int], test_counts: dict[str, int] | None = None) -> pd.DataFrame:

@@ -13,7 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proxy_attention.stats import compare, final_rounds, paired_differences, paired_test
+from proxy_attention.analysis.stats import (
+    compare,
+    final_rounds,
+    paired_differences,
+    paired_test,
+)
 
 T_CRIT_2DF = math.sqrt(2 * 0.9025 / 0.0975)  # 4.302653
 

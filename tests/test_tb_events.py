@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from proxy_attention.tb_events import run_name, write_event_files
+from proxy_attention.report.tensorboard import run_name, write_event_files
 
 pytest.importorskip("torch.utils.tensorboard", reason="tensorboard is optional and not installed")
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from proxy_attention.models import load_checkpoint
-from proxy_attention.schedule import parse_schedule
-from proxy_attention.train import TrainSettings, train_round
+from proxy_attention.train.schedule import parse_schedule
+from proxy_attention.train.settings import TrainSettings
+from proxy_attention.train.trainer import train_round
 
 MODEL = "resnet10t"
 
@@ -106,7 +107,7 @@ def test_round_needs_matching_checkpoint(tmp_path):
 
 def test_compile_and_staging_are_cuda_only(tmp_path, monkeypatch):
     """On CPU, training.compile trains the eager model (same weights) and the images stay where they are."""
-    from proxy_attention.train import Trainer
+    from proxy_attention.train.trainer import Trainer
 
     calls = []
     monkeypatch.setattr(torch, "compile", lambda m, *a, **k: calls.append(m) or m)

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proxy_attention.split import fold_rows, make_split
-from proxy_attention.trainset import round_sets
+from proxy_attention.data.split import fold_rows, make_split
+from proxy_attention.train.trainset import round_sets
 
 
 @pytest.fixture

@@ -5,9 +5,11 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-from proxy_attention.models import ModelError, create_model, load_checkpoint
-from proxy_attention.schedule import parse_schedule
-from proxy_attention.train import TrainSettings, amp_dtype, train_round
+from proxy_attention.errors import ModelError
+from proxy_attention.models import create_model, load_checkpoint
+from proxy_attention.train.schedule import parse_schedule
+from proxy_attention.train.settings import TrainSettings
+from proxy_attention.train.trainer import amp_dtype, train_round
 
 MODEL = "resnet10t"
 

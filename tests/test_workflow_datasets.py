@@ -5,11 +5,10 @@ import shutil
 import subprocess
 import sys
 
+import fake_datasets
 import pandas as pd
 import pytest
 import yaml
-
-import fake_datasets
 from conftest import REPO
 from loopback import LoopbackServer
 

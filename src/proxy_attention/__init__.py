@@ -1,21 +1,27 @@
 """Proxy Attention: CAM-guided augmentation of misclassified training images.
 
-The package holds the logic; ``workflow/`` wires it into a Snakemake pipeline.
-Modules have one job each:
+The package holds the logic; ``workflow/`` wires it into a Snakemake pipeline. Its
+sub-packages follow the steps of the workflow's DAG, so the code of a rule is found by
+its folder:
 
-- :mod:`proxy_attention.atomic`     write files and folders atomically
-- :mod:`proxy_attention.schedule`   parse ``[2, p, 2, p, 2]`` schedules
-- :mod:`proxy_attention.digits`     export scikit-learn's bundled digits as an image folder
-- :mod:`proxy_attention.index`      index an image folder, validate its images
-- :mod:`proxy_attention.split`      held-out test split plus stratified k-fold
-- :mod:`proxy_attention.imagecache` decoded-image cache (uint8 array on disk)
-- :mod:`proxy_attention.models`     timm models, checkpoints, CAM target layers
-- :mod:`proxy_attention.cams`       batched CAMs with pytorch-grad-cam
-- :mod:`proxy_attention.replacement` proxy pixel replacement formulas
-- :mod:`proxy_attention.proxy`      one proxy step: wrong images -> CAMs -> proxy PNGs
-- :mod:`proxy_attention.train`      resumable training rounds and evaluation
-- :mod:`proxy_attention.aggregate`  tidy tables of all runs
-- :mod:`proxy_attention.plots`      seaborn figures for the report
+- :mod:`proxy_attention.data`      dataset -> index -> split -> image cache (``rules/data.smk``)
+- :mod:`proxy_attention.augment`   what is done to each training batch
+- :mod:`proxy_attention.train`     training rounds, training sets, schedules (``rules/train.smk``)
+- :mod:`proxy_attention.proxy`     the proxy step: search, CAMs, proxy images (``rules/proxy.smk``)
+- :mod:`proxy_attention.analysis`  tables, statistics, the answer, audits, explanations
+  (``rules/aggregate.smk``, ``rules/explain.smk``)
+- :mod:`proxy_attention.report`    figures for ``snakemake --report`` (``rules/plots.smk``)
+
+Shared by all of them:
+
+- :mod:`proxy_attention.config`    config checks beyond the schema, the proxy grid, labels
+- :mod:`proxy_attention.paths`     the workflow's file layout (path arithmetic of the rules)
+- :mod:`proxy_attention.models`    timm models, checkpoints, CAM target layers
+- :mod:`proxy_attention.devices`   the device resolver and GPU claims of multi-GPU machines
+- :mod:`proxy_attention.errors`    the error types
+- :mod:`proxy_attention.atomic`    atomic writes of files and folders
+- :mod:`proxy_attention.logs`      a rule's log file
+- :mod:`proxy_attention.cli`, :mod:`proxy_attention.predict`   the ``proxy-attention`` command
 """
 
 __version__ = "0.1.0"

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from .cams import CAM_METHODS
+from proxy_attention.proxy.cams import CAM_METHODS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if args.command == "predict":
-        from .predict import predict_folder
+        from proxy_attention.predict import predict_folder
 
         if args.top_k < 1 or args.batch_size < 1:
             print("proxy-attention predict: --top-k and --batch-size must be at least 1", file=sys.stderr)

@@ -12,7 +12,8 @@ import itertools
 
 import pandas as pd
 
-from .schedule import ScheduleError, parse_schedule
+from proxy_attention.errors import ConfigError, ScheduleError
+from proxy_attention.train.schedule import parse_schedule
 
 # Order of the proxy grid's dimensions; also the order of the path levels of a proxy run.
 PROXY_GRID_KEYS = [
@@ -27,8 +28,6 @@ PROXY_GRID_KEYS = [
 ]
 
 
-class ConfigError(ValueError):
-    pass
 
 
 def check_config(config: dict, check_models: bool = True) -> None:
@@ -48,7 +47,8 @@ def check_config(config: dict, check_models: bool = True) -> None:
                 f"the allowed values are 0..{config['folds'] - 1}"
             )
     if check_models:
-        from .models import ModelError, check_model_name
+        from proxy_attention.errors import ModelError
+        from proxy_attention.models import check_model_name
 
         for name in config["models"]:
             try:
@@ -62,8 +62,8 @@ def check_config(config: dict, check_models: bool = True) -> None:
                 f"config key '{key}' names models that are not in 'models': {unknown}; models are {config['models']}"
             )
     for name, opts in config["datasets"].items():
-        from .datasets import dataset_type
-        from .index import DataError
+        from proxy_attention.data.datasets import dataset_type
+        from proxy_attention.errors import DataError
 
         try:
             dataset_type(name, opts)
@@ -120,3 +120,23 @@ def config_labels(configs, universe=None) -> dict[str, str]:
     proxy = [_parts(c) for c in (configs if universe is None else {str(c) for c in universe}) if "~" in c]
     varying = {k for k in PROXY_GRID_KEYS if len({p.get(k) for p in proxy}) > 1}
     return {c: short_config(c, varying) for c in configs}
+
+
+def run_labels(methods, configs, universe=None) -> list[str]:
+    """Labels of runs: ``baseline``, the short proxy configuration, or ``<method>: <configuration>``
+    for other methods trained per configuration (e.g. a compute-matched baseline). Labels name the
+    grid keys that vary among ``universe`` (default: among ``configs``)."""
+    methods, configs = [str(m) for m in methods], [str(c) for c in configs]
+    names = config_labels(configs, universe)
+    return [names[c] if m in ("proxy", c) else f"{m}: {names[c]}" for m, c in zip(methods, configs)]
+
+
+EXPLAIN_KEYS = ("n_images", "cam_method", "cam_target", "percentiles", "batch_size")
+
+
+def explain_settings(config: dict, model: str) -> dict:
+    """The settings of the explanation job of one model's final checkpoints."""
+    return {
+        **{k: config["explain"][k] for k in EXPLAIN_KEYS},
+        "cam_target_layer": config["cam_target_layer"].get(model),
+    }

@@ -16,12 +16,11 @@ import timm
 import torch
 from torch import nn
 
+from proxy_attention.errors import ModelError
 
 log = logging.getLogger(__name__)
 
 
-class ModelError(ValueError):
-    pass
 
 
 def check_model_name(name: str) -> None:
@@ -180,7 +179,8 @@ def _nhwc_to_nchw(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.permute(0, 3, 1, 2)
 
 
-def _arch(model: nn.Module) -> str:
+def model_label(model: nn.Module) -> str:
+    """The timm architecture name of ``model`` for error messages."""
     cfg = getattr(model, "pretrained_cfg", None) or {}
     return cfg.get("architecture") or type(model).__name__
 
@@ -203,9 +203,9 @@ def cam_target(model: nn.Module, override: str | None = None):
     block's output only reaches the head through the class token) and drop the
     prefix tokens; every other model hooks the last entry of timm's ``feature_info``
     (the last stage), permuted to NCHW for NHWC models such as Swin. A layer that is not
-    there is a :class:`~proxy_attention.cams.CamError` naming the model and layer.
+    there is a :class:`~proxy_attention.proxy.cams.CamError` naming the model and layer.
     """
-    from .cams import CamError
+    from proxy_attention.errors import CamError
 
     reshape = _guess_reshape(model)
     if override:
@@ -213,7 +213,7 @@ def cam_target(model: nn.Module, override: str | None = None):
             module = model.get_submodule(override)
         except AttributeError as e:
             raise CamError(
-                f"cam_target_layer '{override}' not found in {_arch(model)}: {e}; "
+                f"cam_target_layer '{override}' not found in {model_label(model)}: {e}; "
                 "list the names with [n for n, _ in model.named_modules()]"
             ) from None
         return override, module, reshape
@@ -225,7 +225,7 @@ def cam_target(model: nn.Module, override: str | None = None):
         last = info[-1] if isinstance(info, list) else info.info[-1]
         name = last["module"]
         return name, model.get_submodule(name), reshape
-    raise CamError(f"cannot find a CAM target layer for {_arch(model)}; set 'cam_target_layer' for this model in config")
+    raise CamError(f"cannot find a CAM target layer for {model_label(model)}; set 'cam_target_layer' for this model in config")
 
 
 def _guess_reshape(model: nn.Module):

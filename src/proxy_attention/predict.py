@@ -23,11 +23,12 @@ import torch
 from PIL import Image
 from pytorch_grad_cam.utils.image import show_cam_on_image
 
-from . import atomic
-from .cams import check_cam_grid, compute_cams
-from .data import Normalize
-from .imagecache import decode_resized
-from .models import cam_target, load_checkpoint, model_from_checkpoint
+from proxy_attention import atomic
+from proxy_attention.data.imagecache import decode_resized
+from proxy_attention.data.tensors import Normalize
+from proxy_attention.devices import resolve_device
+from proxy_attention.models import cam_target, load_checkpoint, model_from_checkpoint
+from proxy_attention.proxy.cams import check_cam_grid, compute_cams
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def predict_folder(
     cams: bool = True,
 ) -> pd.DataFrame:
     images, out_dir = Path(images), Path(out_dir)
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint, map_location=dev)
     model = model_from_checkpoint(ckpt).to(dev).float().eval()
     normalize = Normalize(ckpt["mean"], ckpt["std"], device=dev)

@@ -1,4 +1,4 @@
-# Dataset -> index -> split -> decoded-image cache.
+# Dataset -> index -> split -> decoded-image cache (code: src/proxy_attention/data/).
 
 
 rule prepare_dataset:
@@ -6,14 +6,14 @@ rule prepare_dataset:
         dataset_archives,
     output:
         directory("resources/datasets/{dataset}"),
-    params:
-        options=lambda w: conversion_options(w.dataset),
     log:
-        f"{LOGS}/prepare_dataset/{{dataset}}.log",
+        log_path("prepare_dataset", "{dataset}"),
     benchmark:
-        f"{BENCH}/prepare_dataset/{{dataset}}.tsv"
+        benchmark_path("prepare_dataset", "{dataset}")
     conda:
-        "../../envs/proxy-attention.yaml"
+        ENV
+    params:
+        options=lambda w: conversion_options(dataset_options(w.dataset)),
     script:
         "../scripts/prepare_dataset.py"
 
@@ -32,19 +32,19 @@ rule index_dataset:
         class_counts=report(
             f"{DATA}/class_counts.csv",
             caption="../report/class_counts.rst",
-            category="Data",
+            category="4 Data",
             labels={"dataset": "{dataset}", "table": "images per class"},
         ),
+    log:
+        log_path("index_dataset", "{dataset}"),
+    benchmark:
+        benchmark_path("index_dataset", "{dataset}")
+    conda:
+        ENV
+    threads: config["threads"]
     params:
         official_test=lambda w: dataset_options(w.dataset).get("official_test", True),
         max_per_class=lambda w: dataset_options(w.dataset).get("max_per_class"),
-    threads: config["threads"]
-    log:
-        f"{LOGS}/index_dataset/{{dataset}}.log",
-    benchmark:
-        f"{BENCH}/index_dataset/{{dataset}}.tsv"
-    conda:
-        "../../envs/proxy-attention.yaml"
     script:
         "../scripts/index_dataset.py"
 
@@ -54,16 +54,16 @@ rule split_dataset:
         f"{DATA}/index.csv",
     output:
         f"{DATA}/split.csv",
+    log:
+        log_path("split_dataset", "{dataset}"),
+    benchmark:
+        benchmark_path("split_dataset", "{dataset}")
+    conda:
+        ENV
     params:
         folds=config["folds"],
         seed=config["seed"],
         test_fraction=config["test_fraction"],
-    log:
-        f"{LOGS}/split_dataset/{{dataset}}.log",
-    benchmark:
-        f"{BENCH}/split_dataset/{{dataset}}.tsv"
-    conda:
-        "../../envs/proxy-attention.yaml"
     script:
         "../scripts/split_dataset.py"
 
@@ -74,12 +74,12 @@ rule cache_images:
         root="resources/datasets/{dataset}",
     output:
         f"{DATA}/images_{{size}}px.npy",
-    threads: config["threads"]
     log:
-        f"{LOGS}/cache_images/{{dataset}}_{{size}}px.log",
+        log_path("cache_images", "{dataset}_{size}px"),
     benchmark:
-        f"{BENCH}/cache_images/{{dataset}}_{{size}}px.tsv"
+        benchmark_path("cache_images", "{dataset}_{size}px")
     conda:
-        "../../envs/proxy-attention.yaml"
+        ENV
+    threads: config["threads"]
     script:
         "../scripts/cache_images.py"

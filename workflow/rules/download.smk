@@ -6,6 +6,7 @@
 # resources/datasets/<dataset> was deleted, finds the archive here and fetches
 # nothing. Built-in datasets and `type: folder` need no download.
 
+
 localrules:
     download,
 
@@ -13,17 +14,17 @@ localrules:
 rule download:
     output:
         "resources/downloads/{dataset}/{filename}",
+    log:
+        log_path("download", "{dataset}/{filename}"),
+    benchmark:
+        benchmark_path("download", "{dataset}/{filename}")
+    wildcard_constraints:
+        filename=r"[^/]+",
+    conda:
+        ENV
     params:
         # The location (official URL or source:) is read by the script from the config, so that
         # moving to a mirror does not fetch again; a new checksum does.
         checksum=download_checksum,
-    wildcard_constraints:
-        filename=r"[^/]+",
-    log:
-        f"{LOGS}/download/{{dataset}}/{{filename}}.log",
-    benchmark:
-        f"{BENCH}/download/{{dataset}}/{{filename}}.tsv"
-    conda:
-        "../../envs/proxy-attention.yaml"
     script:
         "../scripts/download.py"

@@ -1,75 +1,72 @@
-# Explanation quality of every final model (thesis 4.8.1, 5.2): CAMs of the same test images,
-# scored with ROAD and the confidence change when keeping the CAM region; a gallery per fold.
+# Explanation quality of every final model (thesis 4.8.1, 5.2; code:
+# src/proxy_attention/analysis/explain.py): CAMs of the same test images, scored with ROAD
+# and the confidence change when keeping the CAM region; a gallery per fold.
 
 
 rule explain_baseline:
     input:
         unpack(fold_inputs),
-        checkpoint=lambda w: final_checkpoint(w, f"{run_dir(w)}/baseline"),
+        checkpoint=final_model(lambda w: f"{run_dir(w)}/baseline"),
     output:
         csv=f"{RUN}/baseline/explain.csv",
         cams=f"{RUN}/baseline/explain.npz",
+    log:
+        log_path("explain", f"{RUN}/baseline"),
+    benchmark:
+        benchmark_path("explain", f"{RUN}/baseline")
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        **HEAVY,
     params:
         settings=explain_params,
         seed=config["seed"],
         device=config["training"]["device"],
-    threads: config["threads"]
-    resources:
-        **HEAVY,
-    log:
-        f"{LOGS}/explain/{RUN.removeprefix('results/runs/')}/baseline.log",
-    benchmark:
-        f"{BENCH}/explain/{RUN.removeprefix('results/runs/')}/baseline.tsv"
-    conda:
-        "../../envs/proxy-attention.yaml"
     script:
         "../scripts/explain.py"
 
 
-rule explain_proxy:
+use rule explain_baseline as explain_proxy with:
     input:
         unpack(fold_inputs),
-        checkpoint=lambda w: final_checkpoint(w, PROXY_RUN.format(**w)),
+        checkpoint=final_model(proxy_dir),
     output:
         csv=f"{PROXY_RUN}/explain.csv",
         cams=f"{PROXY_RUN}/explain.npz",
-    params:
-        settings=explain_params,
-        seed=config["seed"],
-        device=config["training"]["device"],
-    threads: config["threads"]
-    resources:
-        **HEAVY,
     log:
-        f"{LOGS}/explain/{PROXY_RUN.removeprefix('results/runs/')}.log",
+        log_path("explain", PROXY_RUN),
     benchmark:
-        f"{BENCH}/explain/{PROXY_RUN.removeprefix('results/runs/')}.tsv"
-    conda:
-        "../../envs/proxy-attention.yaml"
-    script:
-        "../scripts/explain.py"
+        benchmark_path("explain", PROXY_RUN)
 
 
 rule explain_gallery:
     input:
         unpack(fold_inputs),
         scores=lambda w: [r["explain"] for r in run_rounds(w) if "explain" in r],
-        cams=lambda w: [r["explain"].replace(".csv", ".npz") for r in run_rounds(w) if "explain" in r],
+        cams=lambda w: [
+            r["explain"].replace(".csv", ".npz")
+            for r in run_rounds(w)
+            if "explain" in r
+        ],
     output:
         report(
             f"{RUN}/explain_gallery.png",
             caption="../report/explain_gallery.rst",
-            category="2 Explainability",
+            category="4 Explainability",
             subcategory="{dataset} / {model} / {schedule}",
             labels={"seed": "{seed}", "fold": "{fold}", "figure": "CAM gallery"},
         ),
-    params:
-        titles=lambda w: [r["config"] if r["method"] == "proxy" else r["method"] for r in run_rounds(w)],
-        n_images=config["explain"]["gallery_images"],
     log:
-        f"{LOGS}/explain/{RUN.removeprefix('results/runs/')}/gallery.log",
+        log_path("explain", f"{RUN}/gallery"),
     conda:
-        "../../envs/proxy-attention.yaml"
+        ENV
+    params:
+        titles=lambda w: [
+            r["config"] if r["method"] == "proxy" else r["method"]
+            for r in run_rounds(w)
+        ],
+        n_images=config["explain"]["gallery_images"],
     script:
         "../scripts/explain_gallery.py"
 
@@ -81,12 +78,12 @@ rule plot_explain_vs_accuracy:
         report(
             "results/summary/explain_vs_accuracy.svg",
             caption="../report/explain_vs_accuracy.rst",
-            category="2 Explainability",
+            category="4 Explainability",
             labels={"figure": "explanation scores beside accuracy"},
         ),
     log:
-        f"{LOGS}/plot_explain_vs_accuracy.log",
+        log_path("plots", "explain_vs_accuracy"),
     conda:
-        "../../envs/proxy-attention.yaml"
+        ENV
     script:
         "../scripts/plot_explain_vs_accuracy.py"

@@ -1,6 +1,6 @@
 """Concatenate the fold summaries into results/summary/{runs,epochs}.csv."""
 
-from proxy_attention.aggregate import concat_tables
+from proxy_attention.analysis.aggregate import concat_tables
 from proxy_attention.atomic import write_csv
 from proxy_attention.logs import setup_logging
 

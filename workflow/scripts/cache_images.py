@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from proxy_attention.imagecache import build_cache
+from proxy_attention.data.imagecache import build_cache
 from proxy_attention.logs import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -5,10 +5,10 @@ import logging
 
 import pandas as pd
 
-from proxy_attention.answer import answer_rst, comparison_html
+from proxy_attention.analysis.answer import answer_rst, comparison_html
+from proxy_attention.analysis.stats import compare, final_rounds, paired_differences
 from proxy_attention.atomic import write_csv, write_text
 from proxy_attention.logs import setup_logging
-from proxy_attention.stats import compare, final_rounds, paired_differences
 
 setup_logging(snakemake.log[0])
 log = logging.getLogger("compare")

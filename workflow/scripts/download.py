@@ -1,6 +1,6 @@
 """Fetch one archive of a published dataset (official URL, mirror or Kaggle), verified, atomically."""
 
-from proxy_attention.datasets.download import fetch
+from proxy_attention.data.datasets.download import fetch
 from proxy_attention.logs import setup_logging
 
 setup_logging(snakemake.log[0])

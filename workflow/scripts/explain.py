@@ -1,8 +1,8 @@
 """Score the CAMs of a run's final model on the fixed sample of test images (ROAD, confidence change)."""
 
-from proxy_attention.explain import ExplainSettings, explain_checkpoint
+from proxy_attention.analysis.explain import ExplainSettings, explain_checkpoint
 from proxy_attention.logs import setup_logging
-from proxy_attention.trainset import test_images
+from proxy_attention.train.trainset import test_images
 
 setup_logging(snakemake.log[0])
 p = snakemake.params

@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 
-from proxy_attention.imagecache import load_cache
+from proxy_attention.data.imagecache import load_cache
 from proxy_attention.logs import setup_logging
-from proxy_attention.plots import plot_cam_gallery, short_config
+from proxy_attention.report.plots import plot_cam_gallery, short_config
 
 setup_logging(snakemake.log[0])
 split = pd.read_csv(snakemake.input.split)

@@ -2,9 +2,9 @@
 
 import torch
 
-from proxy_attention.batchsize import batch_size_file
 from proxy_attention.logs import setup_logging
-from proxy_attention.train import TrainSettings
+from proxy_attention.train.batchsize import batch_size_file
+from proxy_attention.train.settings import TrainSettings
 
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)

@@ -1,6 +1,6 @@
 """Collect one fold's per-round metrics and epoch curves into two tables."""
 
-from proxy_attention.aggregate import run_tables
+from proxy_attention.analysis.aggregate import run_tables
 from proxy_attention.atomic import write_csv
 from proxy_attention.logs import setup_logging
 

@@ -1,7 +1,7 @@
 """Index a dataset folder; write the data report (skipped or converted files) and the per-class counts."""
 
 from proxy_attention.atomic import write_csv
-from proxy_attention.index import index_folder
+from proxy_attention.data.index import index_folder
 from proxy_attention.logs import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from proxy_attention.analysis.audit import audit
 from proxy_attention.atomic import write_csv
-from proxy_attention.audit import audit
 from proxy_attention.logs import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -6,9 +6,10 @@ import logging
 import numpy as np
 import pandas as pd
 
+from proxy_attention.config import run_labels
 from proxy_attention.logs import setup_logging
-from proxy_attention.plots import run_labels, select_group, top_configs
-from proxy_attention.plots_comparison import confusion_counts, plot_confusion
+from proxy_attention.report.comparison import confusion_counts, plot_confusion
+from proxy_attention.report.plots import select_group, top_configs
 
 setup_logging(snakemake.log[0])
 w = dict(snakemake.wildcards.items())

@@ -1,8 +1,8 @@
 """Original | CAM overlay | proxy image for a few images of every proxy step of one configuration."""
 
-from proxy_attention.gallery import plot_gallery
-from proxy_attention.imagecache import load_cache
+from proxy_attention.data.imagecache import load_cache
 from proxy_attention.logs import setup_logging
+from proxy_attention.report.gallery import plot_gallery
 
 setup_logging(snakemake.log[0])
 p = snakemake.params

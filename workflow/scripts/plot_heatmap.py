@@ -3,8 +3,8 @@
 import pandas as pd
 
 from proxy_attention.logs import setup_logging
-from proxy_attention.plots import select_group
-from proxy_attention.plots_comparison import plot_difference_heatmap
+from proxy_attention.report.comparison import plot_difference_heatmap
+from proxy_attention.report.plots import select_group
 
 setup_logging(snakemake.log[0])
 w = dict(snakemake.wildcards.items())

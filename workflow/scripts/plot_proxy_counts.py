@@ -3,7 +3,7 @@
 import pandas as pd
 
 from proxy_attention.logs import setup_logging
-from proxy_attention.plots import plot_proxy_counts, select_group
+from proxy_attention.report.plots import plot_proxy_counts, select_group
 
 setup_logging(snakemake.log[0])
 w = dict(snakemake.wildcards.items())

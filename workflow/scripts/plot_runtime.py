@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from proxy_attention.aggregate import benchmark_seconds
+from proxy_attention.analysis.aggregate import benchmark_seconds
 from proxy_attention.logs import setup_logging
-from proxy_attention.plots import plot_runtime
+from proxy_attention.report.plots import plot_runtime
 
 setup_logging(snakemake.log[0])
 jobs = pd.DataFrame(

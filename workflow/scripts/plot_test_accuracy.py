@@ -3,7 +3,7 @@
 import pandas as pd
 
 from proxy_attention.logs import setup_logging
-from proxy_attention.plots import plot_accuracy_by_round
+from proxy_attention.report.plots import plot_accuracy_by_round
 
 setup_logging(snakemake.log[0])
 plot_accuracy_by_round(pd.read_csv(snakemake.input[0]), snakemake.output[0])

@@ -1,6 +1,6 @@
 """Bring a dataset into the common layout resources/datasets/<name>/{train,test}/<class>/."""
 
-from proxy_attention.datasets import prepare_dataset
+from proxy_attention.data.datasets import prepare_dataset
 from proxy_attention.logs import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from proxy_attention.gpu import claim_gpus
+from proxy_attention.devices import claim_gpus
 from proxy_attention.logs import setup_logging
-from proxy_attention.proxy import ProxySettings, run_proxy_step
-from proxy_attention.trainset import proxy_candidates
+from proxy_attention.proxy.step import ProxySettings, run_proxy_step
+from proxy_attention.train.trainset import proxy_candidates
 
 setup_logging(snakemake.log[0])
 claim_gpus(snakemake.resources.get("gpu", 0))  # a free GPU of a multi-GPU machine, before CUDA starts

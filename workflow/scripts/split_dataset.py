@@ -5,8 +5,8 @@ import logging
 import pandas as pd
 
 from proxy_attention.atomic import write_csv
+from proxy_attention.data.split import make_split
 from proxy_attention.logs import setup_logging
-from proxy_attention.split import make_split
 
 setup_logging(snakemake.log[0])
 p = snakemake.params

@@ -1,11 +1,12 @@
 """Train one round of a run (round 0, a baseline, matched-baseline or proxy round) and evaluate it."""
 
-from proxy_attention.batchsize import read_batch_size
-from proxy_attention.gpu import claim_gpus
+from proxy_attention.devices import claim_gpus
 from proxy_attention.logs import setup_logging
-from proxy_attention.schedule import parse_schedule
-from proxy_attention.train import TrainSettings, train_round
-from proxy_attention.trainset import load_round, search_set, write_record
+from proxy_attention.train.batchsize import read_batch_size
+from proxy_attention.train.schedule import parse_schedule
+from proxy_attention.train.settings import TrainSettings
+from proxy_attention.train.trainer import train_round
+from proxy_attention.train.trainset import load_round, search_set, write_record
 
 setup_logging(snakemake.log[0])
 claim_gpus(snakemake.resources.get("gpu", 0))  # a free GPU of a multi-GPU machine, before CUDA starts

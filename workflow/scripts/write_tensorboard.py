@@ -3,7 +3,7 @@
 import pandas as pd
 
 from proxy_attention.logs import setup_logging
-from proxy_attention.tb_events import write_event_files
+from proxy_attention.report.tensorboard import write_event_files
 
 setup_logging(snakemake.log[0])
 write_event_files(pd.read_csv(snakemake.input[0]), snakemake.output[0])

@@ -1,0 +1,25 @@
+"""The package's error types, in one module that every layer may import.
+
+Each names what the user must fix; the workflow turns them into clear messages
+(a config key, a file, a model) instead of tracebacks.
+"""
+
+
+class ConfigError(ValueError):
+    """The workflow config asks for something that cannot run (the message names the key)."""
+
+
+class ScheduleError(ValueError):
+    """A schedule such as ``[2, p, 2]`` is malformed."""
+
+
+class DataError(ValueError):
+    """A dataset, archive or image cannot be used (the message names the file)."""
+
+
+class ModelError(ValueError):
+    """A model name, checkpoint or pretrained-weights file cannot be used."""
+
+
+class CamError(RuntimeError):
+    """A CAM cannot be computed for this model and layer."""

@@ -1,0 +1,120 @@
+"""The workflow's file layout: where every artifact, log and benchmark of a job lives.
+
+Plain path arithmetic, shared by the rules (``workflow/rules/*.smk``) and tested in
+``tests/test_paths.py``. A run is one (dataset, model, schedule, protocol, seed, fold);
+its rounds live under :data:`RUN`::
+
+    <run>/round0/                         shared by the baseline and every proxy run
+    <run>/baseline/round<r>/
+    <run>/proxy/<config>/proxy<r>/        proxy step r: images/, manifest.csv, cams.npz, stats.json
+    <run>/proxy/<config>/round<r>/
+    <run>/proxy/<config>/matched/round<r>/  compute-matched baseline
+
+``<config>`` is the proxy configuration as Snakemake's ``Paramspace`` writes it.
+A job's log and benchmark mirror the path of what it writes: :func:`log_path`,
+:func:`benchmark_path`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RUNS = "results/runs"
+LOGS = "results/logs"
+BENCH = "results/benchmarks"
+DATA = "results/data/{dataset}"
+RUN = RUNS + "/{dataset}/{model}/{schedule}/{protocol}/seed{seed}/fold{fold}"
+# The files every training round writes, by output name.
+ROUND_FILES = {
+    "checkpoint": "checkpoint.pt",
+    "metrics": "metrics.json",
+    "epochs": "epochs.csv",
+    "train_set": "train_set.npz",
+}
+# The files every proxy step writes besides its images/ folder.
+PROXY_STEP_FILES = {"manifest": "manifest.csv", "cams": "cams.npz", "stats": "stats.json"}
+
+
+@dataclass(frozen=True)
+class RoundKind:
+    """One kind of training round: the rule that trains it, the ``method`` it belongs to in
+    ``runs.csv``, and where its rounds live relative to the run (``{proxy}`` is the proxy
+    configuration's path)."""
+
+    rule: str
+    method: str
+    directory: str
+
+
+ROUND_KINDS = (
+    RoundKind("train_round0", "round0", "round0"),
+    RoundKind("train_baseline", "baseline", "baseline/round{round}"),
+    RoundKind("train_proxy", "proxy", "proxy/{proxy}/round{round}"),
+    RoundKind("train_matched", "baseline_matched", "proxy/{proxy}/matched/round{round}"),
+)
+ROUND_KIND_BY_METHOD = {k.method: k for k in ROUND_KINDS}
+
+
+def _stem(path: str) -> str:
+    """``results/runs/a/b`` -> ``a/b``; ``results/data/x`` -> ``data/x`` (paths outside the runs keep their folder)."""
+    if path.startswith(RUNS + "/"):
+        return path.removeprefix(RUNS + "/")
+    return path.removeprefix("results/")
+
+
+def log_path(step: str, path: str) -> str:
+    """The log of the ``step`` job that writes ``path`` (a file or a round directory, without suffix)."""
+    return f"{LOGS}/{step}/{_stem(path)}.log"
+
+
+def benchmark_path(step: str, path: str) -> str:
+    """The ``benchmark:`` TSV of the ``step`` job that writes ``path``."""
+    return f"{BENCH}/{step}/{_stem(path)}.tsv"
+
+
+def round_outputs(round_dir: str) -> dict[str, str]:
+    """The named outputs of a training round written into ``round_dir``."""
+    return {name: f"{round_dir}/{file}" for name, file in ROUND_FILES.items()}
+
+
+def proxy_step_outputs(step_dir: str) -> dict[str, str]:
+    """The named file outputs of a proxy step written into ``step_dir`` (its images/ folder aside)."""
+    return {name: f"{step_dir}/{file}" for name, file in PROXY_STEP_FILES.items()}
+
+
+def method_round_dir(run_dir: str, method_dir: str, round_: int) -> str:
+    """Round ``round_`` of a method whose rounds live in ``method_dir``: round 0 is the run's shared one."""
+    return f"{run_dir}/round0" if round_ == 0 else f"{method_dir}/round{round_}"
+
+
+def previous_checkpoint(run_dir: str, method_dir: str, round_: int) -> str:
+    """The checkpoint a round (or the proxy step before it) starts from: the previous round's."""
+    return f"{method_round_dir(run_dir, method_dir, round_ - 1)}/checkpoint.pt"
+
+
+def final_checkpoint(run_dir: str, method_dir: str, n_proxy_steps: int) -> str:
+    """The last round's checkpoint of a method (round 0 when the schedule has no proxy step)."""
+    return f"{method_round_dir(run_dir, method_dir, n_proxy_steps)}/checkpoint.pt"
+
+
+def proxy_steps_for_round(round_: int, clear_every_step: bool) -> list[int]:
+    """Proxy steps whose images train round ``round_``: only step r with clear_every_step, else 1..r."""
+    return [round_] if clear_every_step else list(range(1, round_ + 1))
+
+
+def proxy_manifests(proxy_dir: str, round_: int, clear_every_step: bool) -> list[str]:
+    return [f"{proxy_dir}/proxy{s}/manifest.csv" for s in proxy_steps_for_round(round_, clear_every_step)]
+
+
+def round_files(run_dir: str, method_dir: str, n_proxy_steps: int, step: str = "train") -> dict[str, list[str]]:
+    """Per round of one method (round 0 first): its ``metrics``, ``epochs`` and ``train_benchmark``."""
+    dirs = [method_round_dir(run_dir, method_dir, r) for r in range(n_proxy_steps + 1)]
+    return {
+        "metrics": [f"{d}/metrics.json" for d in dirs],
+        "epochs": [f"{d}/epochs.csv" for d in dirs],
+        "train_benchmark": [benchmark_path(step, d) for d in dirs],
+    }
+
+
+def proxy_step_dirs(proxy_dir: str, n_proxy_steps: int) -> list[str]:
+    return [f"{proxy_dir}/proxy{r}" for r in range(1, n_proxy_steps + 1)]

@@ -1,0 +1,170 @@
+"""One proxy step: find the misclassified training images, CAM them, write proxy images.
+
+Only the fold's *training* part is searched (eval mode, no augmentation,
+no proxies of earlier steps), so validation and test images can never become
+proxies. Outputs, in the step's directory:
+
+- ``images/*.png``  lossless proxy images, ``where(cam >= t, (1 - w) * cam * x, x)`` by default
+- ``cams.npz``      the CAM of every proxy image (and its index row), to audit the formula
+- ``manifest.csv``  source image, true and predicted label, proxy file, fraction of pixels changed
+- ``stats.json``    counts of the step (training images searched, wrong, chosen, written), CAM layer and grid, time
+
+Zero wrong images is a valid step: the manifest is empty and training goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+from proxy_attention import atomic
+from proxy_attention.data.tensors import Normalize
+from proxy_attention.devices import resolve_device
+from proxy_attention.models import cam_target, load_checkpoint, model_from_checkpoint
+from proxy_attention.proxy.cams import check_cam_grid, compute_cams
+from proxy_attention.proxy.replacement import proxy_images
+from proxy_attention.proxy.search import predict_with_loss, recorded_predictions
+
+log = logging.getLogger(__name__)
+
+MANIFEST_COLUMNS = [
+    "source", "index_row", "label", "label_idx", "pred_label", "pred_idx", "loss", "proxy_file", "frac_changed",
+]
+
+
+@dataclass
+class ProxySettings:
+    cam_method: str = "gradcampp"
+    proxy_threshold: float = 0.8
+    proxy_image_weight: float = 0.1
+    subset_wrong: float = 1.0
+    subset_order: str = "random"  # random | loss
+    replacement: str = "multiply"
+    cam_target: str = "predicted"  # predicted | label (the true class)
+    cam_target_layer: str | None = None
+    batch_size: int = 64
+
+
+def choose_subset(wrong: np.ndarray, losses: np.ndarray, fraction: float, order: str, rng: np.random.Generator) -> np.ndarray:
+    """Pick ``ceil(fraction * len(wrong))`` of the wrong images (thesis Algorithm 2), seeded or by highest loss."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"subset_wrong must be in (0, 1], got {fraction}")
+    k = math.ceil(fraction * len(wrong))
+    if order == "random":
+        chosen = rng.choice(len(wrong), size=k, replace=False)
+    elif order == "loss":
+        chosen = np.argsort(-losses, kind="stable")[:k]
+    else:
+        raise ValueError(f"subset_order must be 'random' or 'loss', got {order!r}")
+    return np.sort(wrong[chosen])
+
+
+def _save_png(args):
+    path, arr = args
+    Image.fromarray(arr).save(path, format="PNG", compress_level=1)
+
+
+def run_proxy_step(
+    checkpoint: str | Path,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    train_rows: np.ndarray,
+    index_paths: list[str],
+    classes: list[str],
+    settings: ProxySettings,
+    seed: int,
+    round_: int,
+    out_dir: str | Path,
+    device: str = "auto",
+    threads: int | None = None,
+) -> pd.DataFrame:
+    """Run one proxy step and write ``out_dir/{images/, cams.npz, manifest.csv}``; return the manifest."""
+    t0 = time.time()
+    out_dir = Path(out_dir)
+    if threads:
+        torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    ckpt = load_checkpoint(checkpoint, map_location=dev)
+    model = model_from_checkpoint(ckpt).to(dev).float()
+    normalize = Normalize(ckpt["mean"], ckpt["std"], device=dev)
+
+    recorded = recorded_predictions(ckpt, train_rows)
+    if recorded is None:
+        preds, losses = predict_with_loss(model, train_x, train_y, normalize, settings.batch_size, dev)
+    else:  # the training job ran the search with the model in memory (search.py)
+        preds, losses = recorded
+    wrong = np.flatnonzero((preds != train_y).numpy())
+    rng = np.random.default_rng([seed, round_])
+    chosen = choose_subset(wrong, losses.numpy()[wrong], settings.subset_wrong, settings.subset_order, rng) if len(wrong) else wrong
+    log.info("proxy step %d: %d of %d training images misclassified (%s), %d chosen (subset %.2f, %s)",
+             round_, len(wrong), len(train_x), "searched here" if recorded is None else "recorded by the training job",
+             len(chosen), settings.subset_wrong, settings.subset_order)
+
+    x01 = train_x[chosen].float().div_(255)
+    targets = (preds if settings.cam_target == "predicted" else train_y)[chosen].numpy()
+    layer_name, layer, reshape = cam_target(model, settings.cam_target_layer)
+    grid = check_cam_grid(model, layer_name, layer, reshape, normalize(train_x[:1].to(dev).float().div_(255)))
+    rows = train_rows[chosen]
+    names = [f"r{round_}_{int(r):07d}.png" for r in rows]
+    frac_changed = np.empty(len(chosen))
+    with atomic.atomic_dir(out_dir / "images") as tmp, ThreadPoolExecutor(max_workers=4) as pool:
+        writes = []
+
+        def write_batch(start: int, stop: int, cams_b: np.ndarray) -> None:
+            """Proxies of one CAM batch, handed to the PNG writers while the next batch is computed."""
+            proxies, mask = proxy_images(x01[start:stop], torch.from_numpy(cams_b), settings.proxy_threshold,
+                                         settings.proxy_image_weight, settings.replacement)
+            frac_changed[start:stop] = mask.float().mean(dim=(1, 2)).numpy()
+            png = (proxies * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+            writes.extend(pool.submit(_save_png, (tmp / names[i], png[i - start])) for i in range(start, stop))
+
+        if len(chosen):
+            cams = compute_cams(model, normalize(x01.to(dev)), targets, settings.cam_method, layer_name, layer, reshape,
+                                batch_size=settings.batch_size, on_batch=write_batch)
+        else:
+            cams = np.empty((0,) + tuple(train_x.shape[2:]), np.float32)
+        for w in writes:
+            w.result()  # a failed write fails the step
+    with atomic.atomic_path(out_dir / "cams.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, index_row=rows.astype(np.int64), cam=cams.astype(np.float32))
+    labels = train_y[chosen].numpy()
+    pred_idx = preds[chosen].numpy()
+    manifest = pd.DataFrame({
+        "source": [index_paths[int(r)] for r in rows],
+        "index_row": rows.astype(np.int64),
+        "label": [classes[i] for i in labels],
+        "label_idx": labels,
+        "pred_label": [classes[i] for i in pred_idx],
+        "pred_idx": pred_idx,
+        "loss": losses.numpy()[chosen],
+        "proxy_file": [f"images/{n}" for n in names],
+        "frac_changed": frac_changed,
+    }, columns=MANIFEST_COLUMNS)
+    atomic.write_csv(out_dir / "manifest.csv", manifest)
+    atomic.write_json(out_dir / "stats.json", {
+        "round": round_,
+        "n_searched": int(len(train_x)),
+        "search": "here" if recorded is None else "recorded by the training job",
+        "n_wrong": int(len(wrong)),
+        "n_chosen": int(len(chosen)),
+        "n_written": int(len(manifest)),
+        "mean_frac_changed": float(np.mean(frac_changed)) if len(frac_changed) else None,
+        "cam_method": settings.cam_method,
+        "cam_layer": layer_name,
+        "cam_grid": [int(g) for g in grid],
+        "wall_s": time.time() - t0,
+    })
+    log.info("proxy step %d: wrote %d proxy images (mean %.1f%% pixels changed) in %.1fs (%s at '%s', %dx%d grid)",
+             round_, len(manifest), 100 * float(np.mean(frac_changed)) if len(frac_changed) else 0.0,
+             time.time() - t0, settings.cam_method, layer_name, *grid)
+    return manifest

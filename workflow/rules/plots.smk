@@ -1,0 +1,208 @@
+# Figures of the report (code: src/proxy_attention/report/). Categories: see aggregate.smk.
+
+
+rule plot_paired_differences:
+    input:
+        pairs="results/summary/paired_differences.csv",
+        comparison="results/summary/comparison.csv",
+    output:
+        report(
+            f"{FIGURES}/paired_differences.svg",
+            caption="../report/paired_differences.rst",
+            category="1 Answer",
+            labels=figure_labels("2 paired differences"),
+        ),
+    log:
+        log_path("plots", f"{GROUP}/paired_differences"),
+    conda:
+        ENV
+    params:
+        reference=REFERENCE_METHODS[0],
+    script:
+        "../scripts/plot_paired_differences.py"
+
+
+rule plot_heatmap:
+    input:
+        "results/summary/comparison.csv",
+    output:
+        report(
+            f"{FIGURES}/heatmap.svg",
+            caption="../report/heatmap.rst",
+            category="1 Answer",
+            labels=figure_labels("3 heatmap t x w"),
+        ),
+    log:
+        log_path("plots", f"{GROUP}/heatmap"),
+    conda:
+        ENV
+    params:
+        reference=REFERENCE_METHODS[0],
+    script:
+        "../scripts/plot_heatmap.py"
+
+
+rule plot_confusion:
+    input:
+        comparison="results/summary/comparison.csv",
+        split=f"{DATA}/split.csv",
+        metrics=lambda w: sorted(
+            {
+                p
+                for by_config in final_metrics(w).values()
+                for ps in by_config.values()
+                for p in ps
+            }
+        ),
+    output:
+        report(
+            f"{FIGURES}/confusion.svg",
+            caption="../report/confusion.rst",
+            category="1 Answer",
+            labels=figure_labels("4 confusion matrices"),
+        ),
+    log:
+        log_path("plots", f"{GROUP}/confusion"),
+    conda:
+        ENV
+    params:
+        reference=REFERENCE_METHODS[0],
+        final=final_metrics,
+    script:
+        "../scripts/plot_confusion.py"
+
+
+rule plot_learning_curves:
+    input:
+        epochs="results/summary/epochs.csv",
+        comparison="results/summary/comparison.csv",
+    output:
+        report(
+            f"{FIGURES}/learning_curves.svg",
+            caption="../report/learning_curves.rst",
+            category="2 Training",
+            labels=figure_labels("learning curves"),
+        ),
+    log:
+        log_path("plots", f"{GROUP}/learning_curves"),
+    conda:
+        ENV
+    params:
+        top=config["report"]["top_configs"],
+    script:
+        "../scripts/plot_learning_curves.py"
+
+
+rule plot_test_accuracy:
+    input:
+        "results/summary/runs.csv",
+    output:
+        report(
+            "results/summary/test_accuracy.svg",
+            caption="../report/test_accuracy.rst",
+            category="2 Training",
+            labels={
+                "dataset": "all",
+                "model": "all",
+                "schedule": "all",
+                "item": "test accuracy by round",
+            },
+        ),
+    log:
+        log_path("summary", "plot_test_accuracy"),
+    conda:
+        ENV
+    script:
+        "../scripts/plot_test_accuracy.py"
+
+
+rule plot_proxy_counts:
+    input:
+        runs="results/summary/runs.csv",
+        comparison="results/summary/comparison.csv",
+    output:
+        report(
+            f"{FIGURES}/proxy_counts.svg",
+            caption="../report/proxy_counts.rst",
+            category="3 Proxy steps",
+            labels=lambda w: {
+                **figure_labels("wrong images and proxies")(w),
+                "configuration": "best ones",
+            },
+        ),
+    log:
+        log_path("plots", f"{GROUP}/proxy_counts"),
+    conda:
+        ENV
+    params:
+        top=config["report"]["top_configs"],
+    script:
+        "../scripts/plot_proxy_counts.py"
+
+
+rule plot_gallery:
+    input:
+        unpack(gallery_inputs),
+    output:
+        report(
+            GALLERY,
+            caption="../report/gallery.rst",
+            category="3 Proxy steps",
+            labels=lambda w: {
+                **figure_labels("proxy gallery")(w),
+                "configuration": short_config(
+                    proxy_config_name(proxy_params(w)), GRID_LABEL_KEYS
+                ),
+            },
+        ),
+    log:
+        log_path("plots", f"{GROUP}/gallery/{paramspace.wildcard_pattern}"),
+    conda:
+        ENV
+    params:
+        steps=gallery_steps,
+        threshold=lambda w: proxy_params(w)["proxy_threshold"],
+        title=lambda w: (
+            f"{w.dataset} / {w.model} / {w.schedule}, seed {config['seeds'][0]} fold {FOLDS[0]}\n"
+            f"{short_config(proxy_config_name(proxy_params(w)))}"
+        ),
+        images=config["report"]["gallery_images"],
+    script:
+        "../scripts/plot_gallery.py"
+
+
+rule plot_classes:
+    input:
+        split=f"{DATA}/split.csv",
+        data_report=f"{DATA}/data_report.csv",
+    output:
+        report(
+            "results/summary/figures/{dataset}/classes.svg",
+            caption="../report/classes.rst",
+            category="5 Data",
+            labels={"dataset": "{dataset}", "item": "class counts and skipped files"},
+        ),
+    log:
+        log_path("plots", "{dataset}/classes"),
+    conda:
+        ENV
+    script:
+        "../scripts/plot_classes.py"
+
+
+rule plot_runtime:
+    input:
+        unpack(benchmark_inputs),
+    output:
+        report(
+            "results/summary/runtime.svg",
+            caption="../report/runtime.rst",
+            category="6 Runtime",
+            labels={"item": "runtime per rule"},
+        ),
+    log:
+        log_path("summary", "plot_runtime"),
+    conda:
+        ENV
+    script:
+        "../scripts/plot_runtime.py"

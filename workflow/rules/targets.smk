@@ -1,0 +1,107 @@
+# What `snakemake` builds: every fold the config asks for, the tables, figures and audits.
+
+import importlib.util
+
+from snakemake.logging import logger
+
+TENSORBOARD = (
+    config["tensorboard"] and importlib.util.find_spec("tensorboard") is not None
+)
+if config["tensorboard"] and not TENSORBOARD:
+    logger.warning(
+        "config 'tensorboard: true' but the tensorboard package is not installed: "
+        "no event files are written (pip install tensorboard to get them)"
+    )
+
+
+def groups() -> list[dict]:
+    """Every (dataset, model, schedule, protocol) of the grid: one comparison each."""
+    return [
+        {"dataset": d, "model": m, "schedule": s, "protocol": p}
+        for d in config["datasets"]
+        for m in config["models"]
+        for s in SCHEDULES
+        for p in config["protocols"]
+    ]
+
+
+def fold_keys() -> list[Wildcards]:
+    """The wildcards of every fold the config asks for."""
+    return [
+        fold_wildcards(group, seed, fold)
+        for group in groups()
+        for seed in config["seeds"]
+        for fold in FOLDS
+    ]
+
+
+def fold_summaries() -> list[str]:
+    return [f"{run_dir(w)}/summary.csv" for w in fold_keys()]
+
+
+def train_sets() -> list[str]:
+    """Every round's record of the images it trained and validated on, for the leakage audit."""
+    paths = {
+        m.replace("metrics.json", "train_set.npz")
+        for w in fold_keys()
+        for run in run_rounds(w)
+        for m in run["metrics"]
+    }
+    return sorted(paths)
+
+
+def proxy_manifests_all() -> list[str]:
+    """Every proxy step's manifest of every run, for the leakage audit."""
+    return sorted(
+        f"{step}/manifest.csv"
+        for w in fold_keys()
+        for run in run_rounds(w)
+        for step in run.get("proxy_steps", [])
+        if step
+    )
+
+
+def figure_targets() -> list[str]:
+    targets = ["results/summary/runtime.svg"]
+    targets += [f"results/summary/figures/{d}/classes.svg" for d in config["datasets"]]
+    for g in groups():
+        base = FIGURES.format(**g)
+        targets += [
+            f"{base}/{name}"
+            for name in (
+                "learning_curves.svg",
+                "heatmap.svg",
+                "paired_differences.svg",
+                "proxy_counts.svg",
+                "confusion.svg",
+            )
+        ]
+        if SCHEDULES[g["schedule"]].n_proxy_steps:
+            targets += [GALLERY.format(**g, **params) for params in PROXY_CONFIGS]
+    return targets
+
+
+def explain_targets() -> list[str]:
+    if not config["explain"]["enabled"]:
+        return []
+    return [
+        p.replace("summary.csv", "explain_gallery.png") for p in fold_summaries()
+    ] + ["results/summary/explain_vs_accuracy.svg"]
+
+
+def all_targets() -> list[str]:
+    return [
+        "results/summary/leakage_audit.csv",
+        "results/summary/runs.csv",
+        "results/summary/epochs.csv",
+        "results/summary/comparison.csv",
+        "results/summary/test_accuracy.svg",
+        *figure_targets(),
+        *(["results/summary/tensorboard"] if TENSORBOARD else []),
+        *explain_targets(),
+        *(
+            ["results/summary/protocol_comparison.csv"]
+            if "thesis" in config["protocols"]
+            else []
+        ),
+    ]
