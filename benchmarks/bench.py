@@ -221,7 +221,7 @@ def bench_dryrun(args) -> None:
 def bench_startup(args) -> None:
     code = (
         "import time, resource; t=time.perf_counter();"
-        "import torch, timm; from proxy_attention import train, data, proxy;"
+        "import torch, timm; import proxy_attention.train.trainer, proxy_attention.data.tensors, proxy_attention.proxy.step;"
         "t1=time.perf_counter();"
         f"m=timm.create_model('{args.model}', num_classes=10);"
         "t2=time.perf_counter();"

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from proxy_attention import plots
-from proxy_attention import plots_comparison as pc
+from proxy_attention.report import plots
+from proxy_attention.report import comparison as pc
 from proxy_attention.analysis.answer import answer_rst, comparison_html
 from proxy_attention.analysis.stats import compare, final_rounds, paired_differences
 from proxy_attention.report.gallery import plot_gallery
