@@ -3,22 +3,34 @@
 import pandas as pd
 import pytest
 
-from proxy_attention.report.tensorboard import run_name, write_event_files
+from proxy_attention.report.tensorboard import RUN_KEYS, run_name, write_event_files
 
-pytest.importorskip("torch.utils.tensorboard", reason="tensorboard is optional and not installed")
+IDENT = dict(dataset="d", model="m", schedule="1p1", protocol="honest", seed=0, fold=0)
+
+
+def test_run_names_keep_protocols_apart():
+    """The honest and the thesis protocol's runs of one configuration are two runs, not one."""
+    honest = {**IDENT, "method": "proxy", "config": "cam_method~gradcam"}
+    thesis = {**honest, "protocol": "thesis"}
+    assert run_name(honest) == "d/m/1p1/honest/seed0/fold0/proxy/cam_method~gradcam"
+    assert run_name(thesis) != run_name(honest)
+    assert "protocol" in RUN_KEYS
 
 
 def test_event_files_hold_every_epoch(tmp_path):
+    pytest.importorskip("torch.utils.tensorboard", reason="tensorboard is optional and not installed")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    ident = dict(dataset="d", model="m", schedule="1p1", seed=0, fold=0)
     epochs = pd.DataFrame([
-        {**ident, "method": "baseline", "config": "baseline", "epoch": 1, "val_acc": 0.5, "train_loss": 1.0},
-        {**ident, "method": "baseline", "config": "baseline", "epoch": 2, "val_acc": 0.7, "train_loss": 0.5},
-        {**ident, "method": "proxy", "config": "cam_method~gradcam", "epoch": 1, "val_acc": 0.5, "train_loss": 1.0},
+        {**IDENT, "method": "baseline", "config": "baseline", "epoch": 1, "val_acc": 0.5, "train_loss": 1.0},
+        {**IDENT, "method": "baseline", "config": "baseline", "epoch": 2, "val_acc": 0.7, "train_loss": 0.5},
+        {**IDENT, "method": "proxy", "config": "cam_method~gradcam", "epoch": 1, "val_acc": 0.5, "train_loss": 1.0},
+        {**IDENT, "protocol": "thesis", "method": "proxy", "config": "cam_method~gradcam", "epoch": 1,
+         "val_acc": 0.6, "train_loss": 1.0},
     ])
-    assert write_event_files(epochs, tmp_path / "tb") == 2
+    assert write_event_files(epochs, tmp_path / "tb") == 3
     acc = EventAccumulator(str(tmp_path / "tb" / run_name(epochs.iloc[0])))
     acc.Reload()
     assert [(e.step, round(e.value, 3)) for e in acc.Scalars("val_acc")] == [(1, 0.5), (2, 0.7)]
-    assert (tmp_path / "tb" / "d/m/1p1/seed0/fold0/proxy/cam_method~gradcam").is_dir()
+    assert (tmp_path / "tb" / "d/m/1p1/honest/seed0/fold0/proxy/cam_method~gradcam").is_dir()
+    assert (tmp_path / "tb" / "d/m/1p1/thesis/seed0/fold0/proxy/cam_method~gradcam").is_dir()

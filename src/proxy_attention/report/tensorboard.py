@@ -15,10 +15,16 @@ from proxy_attention.atomic import atomic_dir
 SCALARS = ["train_loss", "train_acc", "val_loss", "val_acc", "lr"]
 
 
+# What makes a training run: the protocol too, so that the honest and the thesis protocol's runs of
+# one configuration are two TensorBoard runs, not one.
+RUN_KEYS = ["dataset", "model", "schedule", "protocol", "seed", "fold", "method", "config"]
+
+
 def run_name(row) -> str:
-    """``digits/resnet18/2p2p2/seed0/fold0/baseline`` or ``.../proxy/cam_method~gradcam/...``."""
+    """``digits/resnet18/2p2p2/honest/seed0/fold0/baseline`` or ``.../proxy/cam_method~gradcam/...``."""
     tail = row["config"] if row["method"] == row["config"] else f"{row['method']}/{row['config']}"
-    return f"{row['dataset']}/{row['model']}/{row['schedule']}/seed{row['seed']}/fold{row['fold']}/{tail}"
+    return (f"{row['dataset']}/{row['model']}/{row['schedule']}/{row['protocol']}/"
+            f"seed{row['seed']}/fold{row['fold']}/{tail}")
 
 
 def write_event_files(epochs: pd.DataFrame, out_dir: str | Path) -> int:
@@ -27,10 +33,9 @@ def write_event_files(epochs: pd.DataFrame, out_dir: str | Path) -> int:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as e:
         raise ImportError("TensorBoard event files need the tensorboard package: pip install tensorboard") from e
-    keys = ["dataset", "model", "schedule", "seed", "fold", "method", "config"]
     n = 0
     with atomic_dir(out_dir) as tmp:
-        for _, run in epochs.groupby(keys, sort=True):
+        for _, run in epochs.groupby(RUN_KEYS, sort=True):
             writer = SummaryWriter(log_dir=str(Path(tmp) / run_name(run.iloc[0])))
             for row in run.sort_values("epoch").itertuples():
                 for key in SCALARS:
