@@ -10,9 +10,21 @@
 # proxy (step r) -> train (round r of the proxy, baseline and matched runs) -> aggregate
 # (tables, comparison, audits) -> plots and explain (the report's figures).
 
+import os
+import sys
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# The package beside this Snakefile, for the workflow and for every job, also in a conda
+# environment (--sdm conda) or on a cluster node where it is not pip-installed.
+# Every Snakemake process (the jobs of a cluster too) parses this file and so sets it again.
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+
+from proxy_attention.paths import put_first_on_pythonpath
+
+put_first_on_pythonpath(os.path.join(workflow.basedir, "src"))
 
 
 # The built-in default. A --configfile replaces it (replace-workflow-config in

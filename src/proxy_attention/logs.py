@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
+
+from proxy_attention import __version__
 
 
 def setup_logging(log_file: str | None = None, level: int = logging.INFO) -> None:
@@ -20,3 +23,7 @@ def setup_logging(log_file: str | None = None, level: int = logging.INFO) -> Non
         force=True,
     )
     logging.captureWarnings(True)
+    # Which code ran: the workflow puts its own src/ first on PYTHONPATH (Snakefile), so this is
+    # the checkout's package also inside a conda environment made by --sdm conda.
+    package = Path(__file__).resolve().parent
+    logging.getLogger("proxy_attention").info("proxy_attention %s from %s", __version__, package)

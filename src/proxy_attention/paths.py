@@ -17,6 +17,7 @@ A job's log and benchmark mirror the path of what it writes: :func:`log_path`,
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 RUNS = "results/runs"
@@ -118,3 +119,9 @@ def round_files(run_dir: str, method_dir: str, n_proxy_steps: int, step: str = "
 
 def proxy_step_dirs(proxy_dir: str, n_proxy_steps: int) -> list[str]:
     return [f"{proxy_dir}/proxy{r}" for r in range(1, n_proxy_steps + 1)]
+
+
+def put_first_on_pythonpath(folder: str) -> None:
+    """Put ``folder`` first on PYTHONPATH (once), so that every job's Python imports the package from it."""
+    rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != folder]
+    os.environ["PYTHONPATH"] = os.pathsep.join([folder, *rest])
