@@ -1,0 +1,96 @@
+"""The workflow's file layout (proxy_attention.paths) against paths written out by hand."""
+
+import os
+
+from proxy_attention import paths
+from proxy_attention.config import explain_settings
+from proxy_attention.train.settings import FINDER_FIELDS, TrainSettings, finder_settings, train_settings
+
+RUN = "results/runs/digits/resnet18/2p2p2/honest/seed0/fold1"
+PROXY = f"{RUN}/proxy/cam_method~gradcam/proxy_threshold~0.5"
+
+
+def test_logs_and_benchmarks_mirror_what_a_job_writes():
+    assert paths.log_path("train", f"{RUN}/round0") == \
+        "results/logs/train/digits/resnet18/2p2p2/honest/seed0/fold1/round0.log"
+    assert paths.benchmark_path("proxy", f"{PROXY}/proxy2") == \
+        "results/benchmarks/proxy/digits/resnet18/2p2p2/honest/seed0/fold1/proxy/" \
+        "cam_method~gradcam/proxy_threshold~0.5/proxy2.tsv"
+    assert paths.log_path("index_dataset", "{dataset}") == "results/logs/index_dataset/{dataset}.log"
+    # wildcard templates pass through unchanged
+    assert paths.log_path("train", paths.RUN + "/round0") == \
+        "results/logs/train/{dataset}/{model}/{schedule}/{protocol}/seed{seed}/fold{fold}/round0.log"
+
+
+def test_round_and_step_outputs():
+    assert paths.round_outputs("d/round1") == {
+        "checkpoint": "d/round1/checkpoint.pt", "metrics": "d/round1/metrics.json",
+        "epochs": "d/round1/epochs.csv", "train_set": "d/round1/train_set.npz"}
+    assert paths.proxy_step_outputs("p/proxy1") == {
+        "manifest": "p/proxy1/manifest.csv", "cams": "p/proxy1/cams.npz", "stats": "p/proxy1/stats.json"}
+
+
+def test_checkpoints_chain_through_the_shared_round0():
+    assert paths.previous_checkpoint(RUN, f"{RUN}/baseline", 1) == f"{RUN}/round0/checkpoint.pt"
+    assert paths.previous_checkpoint(RUN, f"{RUN}/baseline", 3) == f"{RUN}/baseline/round2/checkpoint.pt"
+    assert paths.final_checkpoint(RUN, PROXY, 0) == f"{RUN}/round0/checkpoint.pt"
+    assert paths.final_checkpoint(RUN, PROXY, 2) == f"{PROXY}/round2/checkpoint.pt"
+
+
+def test_proxy_manifests_of_a_round():
+    assert paths.proxy_manifests(PROXY, 3, clear_every_step=False) == [
+        f"{PROXY}/proxy1/manifest.csv", f"{PROXY}/proxy2/manifest.csv", f"{PROXY}/proxy3/manifest.csv"]
+    assert paths.proxy_manifests(PROXY, 3, clear_every_step=True) == [f"{PROXY}/proxy3/manifest.csv"]
+
+
+def test_round_files_start_at_round0():
+    files = paths.round_files(RUN, f"{RUN}/baseline", 2)
+    assert files["metrics"] == [f"{RUN}/round0/metrics.json", f"{RUN}/baseline/round1/metrics.json",
+                                f"{RUN}/baseline/round2/metrics.json"]
+    assert files["train_benchmark"][0] == paths.benchmark_path("train", f"{RUN}/round0")
+    assert paths.proxy_step_dirs(PROXY, 2) == [f"{PROXY}/proxy1", f"{PROXY}/proxy2"]
+
+
+def test_round_kinds_name_distinct_rules_and_methods():
+    kinds = paths.ROUND_KINDS
+    assert len({k.rule for k in kinds}) == len({k.method for k in kinds}) == len(kinds) == 4
+    assert paths.ROUND_KIND_BY_METHOD["baseline_matched"].rule == "train_matched"
+
+
+def test_pythonpath_gets_the_folder_first_once(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(["/a", "/src"]))
+    paths.put_first_on_pythonpath("/src")
+    paths.put_first_on_pythonpath("/src")
+    assert os.environ["PYTHONPATH"] == os.pathsep.join(["/src", "/a"])
+
+
+CONFIG = {
+    "img_size": 32,
+    "pretrained": {"resnet18": "w.safetensors"},
+    "model_kwargs": {},
+    "training": {"batch_size": 64, "max_batch_size": 256, "optimizer": "sgd", "scheduler": "step", "lr": 0.1,
+                 "hflip": True},
+    "explain": {"n_images": 4, "cam_method": "gradcam", "cam_target": "true", "percentiles": [50], "batch_size": 8,
+                "enabled": True, "gallery_images": 2},
+    "cam_target_layer": {"resnet18": "layer3"},
+}
+
+
+def test_training_keys_fill_the_fields_of_the_same_name():
+    s = train_settings(CONFIG, "resnet18", 3)
+    assert s == {"batch_size": 64, "optimizer": "sgd", "scheduler": "step", "lr": 0.1, "hflip": True,
+                 "model": "resnet18", "pretrained": "w.safetensors", "model_kwargs": {}, "img_size": 32, "seed": 3}
+    t = TrainSettings(**s, num_classes=10, classes=[])
+    assert (t.optimizer, t.scheduler) == ("sgd", "step")
+
+
+def test_the_finder_gets_only_what_decides_memory():
+    s = finder_settings(CONFIG, "resnet18", 64)
+    assert set(s) <= set(FINDER_FIELDS)
+    assert s == {"optimizer": "sgd", "lr": 0.1, "model": "resnet18", "model_kwargs": {}, "img_size": 64}
+
+
+def test_explain_settings():
+    assert explain_settings(CONFIG, "resnet18") == {
+        "n_images": 4, "cam_method": "gradcam", "cam_target": "true", "percentiles": [50], "batch_size": 8,
+        "cam_target_layer": "layer3"}
