@@ -7,9 +7,11 @@
 2. proxy-step throughput (misclassified search + batched CAM + PNGs + manifest) vs the
    bare batched CAM computation on the same images;
 3. `snakemake -n` time for a thesis-scale grid and for a no-op rerun when all is done;
-4. per-job start-up cost (imports, model build) and peak memory of a training job.
+4. per-job start-up cost (imports, model build) and peak memory of a training job;
+5. training throughput of every augmentation arm against the plain epoch (same model, data, threads).
 
-Targets (2-core CPU): 1. >= 0.9, 2. >= 0.7, 3. each < 30 s. Figures go to benchmarks/README.md.
+Targets (2-core CPU): 1. >= 0.9, 2. >= 0.7, 3. each < 30 s, 5. tensor methods (mixup, cutmix,
+random_erasing) cost <= 20 %. Figures go to benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -234,6 +236,34 @@ def bench_startup(args) -> None:
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
 
 
+def bench_augmentations(args) -> None:
+    import torch
+
+    from proxy_attention.augment.names import METHODS
+    from proxy_attention.train.schedule import parse_schedule
+    from proxy_attention.train.settings import TrainSettings
+    from proxy_attention.train.trainer import Trainer
+
+    torch.set_num_threads(args.threads)
+    n = args.train_images
+    x, y = synthetic(n, args.img_size, 10)
+    methods = args.augmentations or list(METHODS)
+    trainers = {}
+    for name in methods:
+        s = TrainSettings(model=args.model, num_classes=10, classes=[str(i) for i in range(10)],
+                          img_size=args.img_size, batch_size=args.batch_size, crop_pad=2, hflip=True,
+                          deterministic=False, augmentation=name, saliency_layer=args.cam_layer)
+        trainers[name] = Trainer(s, parse_schedule(str(10 * args.repeats)), threads=args.threads)
+        trainers[name].train_epoch(x[: args.batch_size * 2], y[: args.batch_size * 2])  # warm-up
+    best = best_of({k: timed(lambda t=t: t.train_epoch(x, y), n) for k, t in trainers.items()}, args.repeats)
+    plain = best.get("none") or next(iter(best.values()))
+    print(f"5. training throughput by augmentation, {args.model} {args.img_size}px bs{args.batch_size} "
+          f"{args.threads} threads, {n} images (best of {args.repeats} interleaved epochs; cost = 1 - ratio):")
+    for name in methods:
+        print(f"   {name:17s} {fmt(best[name]):>8s} img/s  ratio to none {best[name] / plain:.2f}  "
+              f"cost {100 * (1 - best[name] / plain):+.0f} %")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="resnet18")
@@ -244,13 +274,15 @@ def main(argv=None) -> None:
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the best of each side counts")
     p.add_argument("--proxy-images", type=int, default=256)
     p.add_argument("--cam-layer", default=None, help="CAM target layer override (default: timm feature_info)")
-    p.add_argument("--only", nargs="*", choices=["train", "proxy", "dryrun", "startup"])
+    p.add_argument("--only", nargs="*", choices=["train", "proxy", "dryrun", "startup", "augment"])
+    p.add_argument("--augmentations", nargs="*", help="arms for step 5 (default: every method)")
     args = p.parse_args(argv)
     import torch
 
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{args.threads} threads, python {platform.python_version()}")
-    steps = {"train": bench_training, "proxy": bench_proxy, "dryrun": bench_dryrun, "startup": bench_startup}
+    steps = {"train": bench_training, "proxy": bench_proxy, "dryrun": bench_dryrun, "startup": bench_startup,
+             "augment": bench_augmentations}
     for name in args.only or steps:
         steps[name](args)
 

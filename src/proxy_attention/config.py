@@ -61,6 +61,12 @@ def check_config(config: dict, check_models: bool = True) -> None:
             raise ConfigError(
                 f"config key '{key}' names models that are not in 'models': {unknown}; models are {config['models']}"
             )
+    options = config.get("augmentation_options") or {}
+    if options:
+        from proxy_attention.augment.registry import validate_options
+
+        for name, opts in options.items():
+            validate_options(name, opts)  # a ConfigError naming augmentation_options.<name>.<key>
     for name, opts in config["datasets"].items():
         from proxy_attention.data.datasets import dataset_type
         from proxy_attention.errors import DataError

@@ -2,7 +2,7 @@
 
 Plain path arithmetic, shared by the rules (``workflow/rules/*.smk``) and tested in
 ``tests/test_paths.py``. A run is one (dataset, model, schedule, protocol, seed, fold);
-its rounds live under :data:`RUN`::
+its rounds live under :data:`RUN` (``<protocol>/aug~<name>/seed...`` for an augmentation arm)::
 
     <run>/round0/                         shared by the baseline and every proxy run
     <run>/baseline/round<r>/
@@ -24,7 +24,9 @@ RUNS = "results/runs"
 LOGS = "results/logs"
 BENCH = "results/benchmarks"
 DATA = "results/data/{dataset}"
-RUN = RUNS + "/{dataset}/{model}/{schedule}/{protocol}/seed{seed}/fold{fold}"
+# {aug}: '' for the plain arm (augmentation none), '/aug~<name>' for another augmentation arm
+# (proxy_attention.augment.names.arm_dir), so that today's paths stay as they are.
+RUN = RUNS + "/{dataset}/{model}/{schedule}/{protocol}{aug}/seed{seed}/fold{fold}"
 # The files every training round writes, by output name.
 ROUND_FILES = {
     "checkpoint": "checkpoint.pt",

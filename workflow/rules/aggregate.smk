@@ -74,6 +74,12 @@ rule compare:
                 "item": "1 comparison table",
             },
         ),
+        arms=report(
+            "results/summary/augmentations.csv",
+            caption="../report/augmentations_csv.rst",
+            category="7 Tables",
+            labels={"item": "augmentations.csv"},
+        ),
         answer="results/summary/answer.rst",
     log:
         log_path("summary", "compare"),

@@ -14,6 +14,7 @@ from proxy_attention.config import (
     proxy_grid,
     short_config,
 )
+from proxy_attention.augment.names import arm_dir, arm_name, needs_cam
 from proxy_attention.data.datasets import archive_paths, conversion_options
 from proxy_attention.data.datasets.registry import remote_files
 from proxy_attention.errors import ConfigError
@@ -76,6 +77,7 @@ wildcard_constraints:
     model=r"[A-Za-z0-9_.-]+",
     schedule=r"\d+(p\d+)*",
     protocol=r"honest|thesis",
+    aug=r"(/aug~[a-z_]+)?",
     seed=r"\d+",
     fold=r"\d+",
     round=r"\d+",
@@ -137,6 +139,7 @@ def run_info(wildcards, method: str, params: dict | None = None) -> dict:
     }
     for key in PROXY_GRID_KEYS:
         info[key] = params[key] if params else None
+    info["augmentation"] = arm_name(wildcards.aug)
     return info
 
 
@@ -190,8 +193,15 @@ def run_rounds(wildcards) -> list[dict]:
     return runs
 
 
-def fold_wildcards(group: dict, seed, fold) -> Wildcards:
-    return Wildcards(fromdict={**group, "seed": str(seed), "fold": str(fold)})
+def fold_wildcards(group: dict, seed, fold, augmentation: str = "none") -> Wildcards:
+    return Wildcards(
+        fromdict={
+            **group,
+            "aug": arm_dir(augmentation),
+            "seed": str(seed),
+            "fold": str(fold),
+        }
+    )
 
 
 # --- Data (data.smk, download.smk) ---
@@ -215,7 +225,9 @@ def download_checksum(wildcards):
 
 def round_settings(wildcards) -> dict:
     """TrainSettings keys of a round; `batch_size: auto` is replaced in the job by the finder's file."""
-    return train_settings(config, wildcards.model, int(wildcards.seed))
+    return train_settings(
+        config, wildcards.model, int(wildcards.seed), arm_name(wildcards.aug)
+    )
 
 
 def batch_size_settings(wildcards) -> dict:
@@ -290,7 +302,12 @@ def final_metrics(wildcards) -> dict[str, dict[str, list[str]]]:
 
 def gallery_steps(wildcards) -> list[str]:
     """The proxy-step directories of one configuration on the first seed and fold."""
-    w = {**dict(wildcards.items()), "seed": config["seeds"][0], "fold": FOLDS[0]}
+    w = {
+        **dict(wildcards.items()),
+        "aug": "",
+        "seed": config["seeds"][0],
+        "fold": FOLDS[0],
+    }
     return proxy_step_dirs(PROXY_RUN.format(**w), n_proxy_steps(wildcards))
 
 
@@ -302,6 +319,22 @@ def gallery_inputs(wildcards) -> dict:
         "cams": [f"{s}/cams.npz" for s in steps],
         "images": [f"{s}/images" for s in steps],
     }
+
+
+def augmentation_gallery_inputs(wildcards) -> dict:
+    """The image cache and split, and for the saliency-guided methods the model that gives their CAM:
+    round 0 of the plain arm, first model, schedule, protocol, seed and fold."""
+    inputs = fold_inputs(wildcards)
+    if any(needs_cam(a) for a in config["augmentations"]):
+        group = {
+            "dataset": wildcards.dataset,
+            "model": config["models"][0],
+            "schedule": next(iter(SCHEDULES)),
+            "protocol": config["protocols"][0],
+        }
+        w = fold_wildcards(group, config["seeds"][0], FOLDS[0])
+        inputs["checkpoint"] = f"{run_dir(w)}/round0/checkpoint.pt"
+    return inputs
 
 
 def benchmark_inputs(wildcards) -> dict:

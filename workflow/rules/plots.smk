@@ -206,3 +206,49 @@ rule plot_runtime:
         ENV
     script:
         "../scripts/plot_runtime.py"
+
+
+rule plot_augmentations:
+    input:
+        "results/summary/augmentations.csv",
+    output:
+        report(
+            f"{FIGURES}/augmentations.svg",
+            caption="../report/augmentations.rst",
+            category="1 Answer",
+            labels=figure_labels("5 augmentation arms"),
+        ),
+    log:
+        log_path("plots", f"{GROUP}/augmentations"),
+    conda:
+        ENV
+    script:
+        "../scripts/plot_augmentations.py"
+
+
+rule augmentation_gallery:
+    input:
+        unpack(augmentation_gallery_inputs),
+    output:
+        report(
+            "results/summary/figures/{dataset}/augmentations.png",
+            caption="../report/augmentation_gallery.rst",
+            category="5 Data",
+            labels={
+                "dataset": "{dataset}",
+                "item": "one batch under each augmentation",
+            },
+        ),
+    log:
+        log_path("plots", "{dataset}/augmentation_gallery"),
+    conda:
+        ENV
+    params:
+        augmentations=config["augmentations"],
+        options=config["augmentation_options"],
+        label_smoothing=config["training"]["label_smoothing"],
+        seed=config["seed"],
+        n_images=config["report"]["gallery_images"],
+        saliency_layer=lambda w: config["cam_target_layer"].get(config["models"][0]),
+    script:
+        "../scripts/augmentation_gallery.py"

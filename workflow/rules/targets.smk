@@ -28,8 +28,9 @@ def groups() -> list[dict]:
 def fold_keys() -> list[Wildcards]:
     """The wildcards of every fold the config asks for."""
     return [
-        fold_wildcards(group, seed, fold)
+        fold_wildcards(group, seed, fold, augmentation)
         for group in groups()
+        for augmentation in config["augmentations"]
         for seed in config["seeds"]
         for fold in FOLDS
     ]
@@ -78,6 +79,12 @@ def figure_targets() -> list[str]:
         ]
         if SCHEDULES[g["schedule"]].n_proxy_steps:
             targets += [GALLERY.format(**g, **params) for params in PROXY_CONFIGS]
+        if len(config["augmentations"]) > 1:
+            targets.append(f"{base}/augmentations.svg")
+    if len(config["augmentations"]) > 1:
+        targets += [
+            f"results/summary/figures/{d}/augmentations.png" for d in config["datasets"]
+        ]
     return targets
 
 

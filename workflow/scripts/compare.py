@@ -1,11 +1,13 @@
 """Paired comparison of every configuration with each reference method -> comparison.csv, its HTML table,
-the per-pair differences, and the answer shown first in the report."""
+the per-pair differences, the augmentation arms against each other (augmentations.csv), and the answer
+shown first in the report."""
 
 import logging
 
 import pandas as pd
 
 from proxy_attention.analysis.answer import answer_rst, comparison_html
+from proxy_attention.analysis.arms import ARM_COLUMNS, arm_comparison, arms_rst
 from proxy_attention.analysis.stats import compare, final_rounds, paired_differences
 from proxy_attention.atomic import write_csv, write_text
 from proxy_attention.logs import setup_logging
@@ -24,4 +26,8 @@ for row in table[table["verdict"] != "reference"].itertuples():
 write_csv(snakemake.output.table, table)
 write_csv(snakemake.output.pairs, pairs)
 write_text(snakemake.output.html, comparison_html(table))
-write_text(snakemake.output.answer, answer_rst(table))
+arms = arm_comparison(final)  # empty with one augmentation arm (none)
+if arms.empty:
+    arms = pd.DataFrame(columns=ARM_COLUMNS)
+write_csv(snakemake.output.arms, arms)
+write_text(snakemake.output.answer, answer_rst(table) + arms_rst(arms))

@@ -15,7 +15,7 @@ import pandas as pd
 from proxy_attention.config import PROXY_GRID_KEYS
 
 # Columns that identify a run and round; the rest are hyperparameters and measurements.
-RUN_KEYS = ["dataset", "model", "schedule", "seed", "fold", "method", "config"]
+RUN_KEYS = ["dataset", "model", "schedule", "augmentation", "seed", "fold", "method", "config"]
 # Keys of a run that name its files rather than describe it.
 # Per-image explanation scores of explain.csv (proxy_attention.analysis.explain); runs.csv gets their means.
 EXPLAIN_SCORES = ["road_combined", "cam_conf_change"]

@@ -40,7 +40,10 @@ def group_answer(comp: pd.DataFrame, confidence: float, labels: dict, listed: in
     n = len(rest)
     level = f"{100 * confidence:.0f}%"
     protocol = f" / protocol {first['protocol']}" if "protocol" in comp and pd.notna(first.get("protocol")) else ""
-    head = f"**{first['dataset']} / {first['model']} / schedule {first['schedule']}{protocol}, against {reference}**"
+    arm = first.get("augmentation") if "augmentation" in comp else None
+    arm = f" / with {arm}" if isinstance(arm, str) and arm != "none" else ""
+    head = (f"**{first['dataset']} / {first['model']} / schedule {first['schedule']}{protocol}{arm}, "
+            f"against {reference}{' (same augmentation)' if arm else ''}**")
     lines = [head, ""]
     if len(ref) == 1:
         lines.append(f"{reference}: {pct(ref_row['mean'])}% ± {pct(ref_row['std'])} test accuracy "
@@ -91,7 +94,7 @@ def answer_rst(comparison: pd.DataFrame) -> str:
         return "No runs to compare yet.\n"
     confidence = float(comparison["confidence"].iloc[0])
     labels = dict(zip(zip(comparison["method"], comparison["config"]), run_labels(comparison["method"], comparison["config"])))
-    groups = ["reference"] + [k for k in ("dataset", "model", "schedule", "protocol") if k in comparison]
+    groups = ["reference"] + [k for k in ("dataset", "model", "schedule", "protocol", "augmentation") if k in comparison]
     lines = []
     for _, comp in comparison.groupby(groups, sort=False):
         lines += group_answer(comp, confidence, labels)
@@ -143,7 +146,7 @@ def comparison_html(comparison: pd.DataFrame) -> str:
     the CSV itself is the download."""
     labels = run_labels(comparison["method"], comparison["config"])
     table = comparison.assign(_label=labels)
-    groups = [k for k in ("dataset", "model", "schedule", "protocol") if k in table] + ["reference"]
+    groups = [k for k in ("dataset", "model", "schedule", "protocol", "augmentation") if k in table] + ["reference"]
     head = "".join(f'<th class="{"text" if k in TEXT_COLUMNS else "num"}">{html.escape(v)}</th>'
                    for k, v in TABLE_COLUMNS.items())
     parts = []

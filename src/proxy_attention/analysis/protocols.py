@@ -43,6 +43,8 @@ def _paired_final_gain(runs: pd.DataFrame) -> float:
 
 
 def protocol_comparison(runs: pd.DataFrame) -> pd.DataFrame:
+    if "augmentation" in runs:  # the protocols are compared on the plain arm
+        runs = runs[runs["augmentation"].fillna("none") == "none"]
     rows = []
     for key, g in runs.groupby(GROUP):
         honest = g[g.protocol == "honest"]

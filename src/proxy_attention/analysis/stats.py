@@ -25,8 +25,9 @@ from scipy import stats
 
 from proxy_attention.config import PROXY_GRID_KEYS
 
-# Columns that define a comparison group, where the table has them (``protocol`` only in some set-ups).
-GROUP_CANDIDATES = ["dataset", "model", "schedule", "protocol"]
+# Columns that define a comparison group, where the table has them (``protocol`` only in some set-ups;
+# ``augmentation``: each arm's runs are compared with that arm's baseline, analysis/arms.py across arms).
+GROUP_CANDIDATES = ["dataset", "model", "schedule", "protocol", "augmentation"]
 GROUP_KEYS = ["dataset", "model", "schedule"]
 CONFIDENCE = 0.95
 MIN_PAIRS_T = 2

@@ -50,11 +50,15 @@ GROUP_CANDIDATES = ["dataset", "model", "schedule", "protocol"]
 
 
 def select_group(df: pd.DataFrame, wildcards: dict) -> pd.DataFrame:
-    """The rows of one figure's group: equal to ``wildcards`` on dataset, model, schedule (and protocol)."""
+    """The rows of one figure's group: equal to ``wildcards`` on dataset, model, schedule (and protocol),
+    of the plain arm (augmentation none) unless ``wildcards`` names another (the arms have figures of
+    their own: report/arms.py)."""
     keep = pd.Series(True, index=df.index)
     for key in GROUP_CANDIDATES:
         if key in wildcards and key in df.columns:
             keep &= df[key].astype(str) == str(wildcards[key])
+    if "augmentation" in df.columns:
+        keep &= df["augmentation"].fillna("none").astype(str) == str(dict(wildcards).get("augmentation", "none"))
     return df[keep]
 
 

@@ -43,6 +43,10 @@ class TrainSettings:
     model_kwargs: dict = field(default_factory=dict)  # extra timm.create_model arguments (img_size, ...)
     freeze_backbone_epochs: int = 0  # train only the classifier for the first N global epochs
     fp32_models: list[str] = field(default_factory=list)  # glob patterns of models never trained with AMP
+    label_smoothing: float = 0.0
+    augmentation: str = "none"  # a name of proxy_attention.augment.registry.AUGMENTATIONS
+    augmentation_options: dict = field(default_factory=dict)  # that method's parameters
+    saliency_layer: str | None = None  # CAM target layer of the saliency-guided methods (None: the model's default)
     extra: dict = field(default_factory=dict)
 
     def fingerprint(self) -> str:
@@ -61,11 +65,25 @@ def model_settings(config: dict, model: str) -> dict:
     }
 
 
-def train_settings(config: dict, model: str, seed: int) -> dict:
+def augmentation_settings(config: dict, model: str, augmentation: str) -> dict:
+    """The augmentation keys of a run: the method, its own options, and for the saliency-guided
+    methods the CAM layer (so that another arm's options or layer never rerun this arm)."""
+    from proxy_attention.augment.names import needs_cam
+
+    settings = {"augmentation": augmentation,
+                "augmentation_options": dict((config.get("augmentation_options") or {}).get(augmentation) or {})}
+    if needs_cam(augmentation):
+        settings["saliency_layer"] = (config.get("cam_target_layer") or {}).get(model)
+    return settings
+
+
+def train_settings(config: dict, model: str, seed: int, augmentation: str = "none") -> dict:
     """The TrainSettings keys of one run: the ``training:`` keys named as its fields (no renames),
-    the model's keys, the image size and the seed. ``num_classes`` and ``classes`` come from the data."""
+    the model's keys, the augmentation arm, the image size and the seed. ``num_classes`` and
+    ``classes`` come from the data."""
     training = {k: v for k, v in config["training"].items() if k in TRAIN_FIELDS}
-    return {**training, **model_settings(config, model), "img_size": config["img_size"], "seed": int(seed)}
+    return {**training, **model_settings(config, model), **augmentation_settings(config, model, augmentation),
+            "img_size": config["img_size"], "seed": int(seed)}
 
 
 def finder_settings(config: dict, model: str, img_size: int) -> dict:

@@ -25,6 +25,7 @@ import pandas as pd
 import timm
 import torch
 import torch.nn.functional as F
+from timm.loss import SoftTargetCrossEntropy
 from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
 
@@ -105,6 +106,15 @@ class Trainer:
                 log.info("training.compile applies on CUDA only; %s trains eagerly", self.device)
         cfg = timm.data.resolve_model_data_config(self.model)
         self.normalize = Normalize(cfg["mean"], cfg["std"], device=self.device)
+        # the arm's augmentation after crop and flip (None for 'none': today's loop, unchanged)
+        self.augmentation = None
+        if settings.augmentation != "none":
+            from proxy_attention.augment.registry import build_augmentation
+
+            self.augmentation = build_augmentation(
+                settings.augmentation, settings.augmentation_options, settings.num_classes,
+                label_smoothing=settings.label_smoothing, mean=cfg["mean"], std=cfg["std"])
+        self._saliency_layer = None  # (name, module, reshape) of the saliency methods' CAM, found once
         self.optimizer = create_optimizer_v2(self.model, opt=settings.optimizer, lr=settings.lr, weight_decay=settings.weight_decay)
         self.scheduler, _ = create_scheduler_v2(
             self.optimizer,
@@ -170,17 +180,53 @@ class Trainer:
         return x.to(self.device)
 
     # -- loops -------------------------------------------------------------
-    def _to_input(self, xb: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
-        """uint8 images -> normalised model input on the device; augmented when ``gen`` is given."""
+    def _to_unit(self, xb: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+        """uint8 images -> floats in [0, 1] on the device; cropped and flipped when ``gen`` is given."""
         if self.device.type == "cuda" and xb.device.type == "cpu":
             xb = xb.pin_memory()  # images too big to stage on the GPU: the copy overlaps the previous batch's kernels
         x = xb.to(self.device, non_blocking=True).float().div_(255)
         if gen is not None:
             x = augment(x, gen, self.s.hflip, self.s.crop_pad)
-        x = self.normalize(x)
+        return x
+
+    def _finish(self, x01: torch.Tensor) -> torch.Tensor:
+        """[0, 1] images -> normalised model input (channels_last on CUDA)."""
+        x = self.normalize(x01)
         if self.s.channels_last and self.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         return x
+
+    def _to_input(self, xb: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+        """uint8 images -> normalised model input on the device; cropped and flipped when ``gen`` is given."""
+        return self._finish(self._to_unit(xb, gen))
+
+    def _cam(self, x01: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The saliency-guided methods' map: the model being trained's GradCAM of each image's true
+        class, (N, H, W) in [0, 1] (eval mode for the CAM, train mode restored; fp32)."""
+        from proxy_attention.models import cam_target
+        from proxy_attention.proxy.cams import compute_cams
+
+        if self._saliency_layer is None:
+            self._saliency_layer = cam_target(self.model, self.s.saliency_layer)
+        name, layer, reshape = self._saliency_layer
+        cams = compute_cams(self.model, self._finish(x01), y.tolist(), "gradcam", name, layer, reshape,
+                            batch_size=len(x01))
+        return torch.from_numpy(cams).to(x01.device)
+
+    def _batch(self, xb: torch.Tensor, yb: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """A training batch: model input and targets (class indices, or mixed soft targets)."""
+        if self.augmentation is None:
+            return self._to_input(xb, gen), yb
+        x01, target = self.augmentation(self._to_unit(xb, gen), yb, gen,
+                                        cam_fn=self._cam if self.augmentation.needs_cam else None)
+        return self._finish(x01), target
+
+    def _loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if target.dim() == 2:  # mixed labels (Mixup, CutMix, SaliencyMix, Attentive CutMix)
+            return SoftTargetCrossEntropy()(out, target)
+        if self.s.label_smoothing:
+            return F.cross_entropy(out, target, label_smoothing=self.s.label_smoothing)
+        return F.cross_entropy(out, target)
 
     def train_epoch(self, x: torch.Tensor, y: torch.Tensor) -> dict:
         seed = epoch_seed(self.s.seed, self.epoch)
@@ -204,11 +250,11 @@ class Trainer:
         seen = 0
         for b in range(n_batches):
             idx = perm[b * bs : (b + 1) * bs]
-            xb = self._to_input(x[idx.to(x.device)], gen)
             yb = y[idx.to(y.device)].to(self.device, non_blocking=True)
+            xb, target = self._batch(x[idx.to(x.device)], yb, gen)
             with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
                 out = self.forward(xb)
-                loss = F.cross_entropy(out, yb)
+                loss = self._loss(out, target)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
@@ -219,7 +265,10 @@ class Trainer:
         self.images_seen += seen
         self.optimizer_steps += n_batches
         self.epoch += 1
-        return {"lr": lr, "train_loss": float(loss_sum) / max(seen, 1), "train_acc": float(correct) / max(seen, 1)}
+        # under mixed labels no image has one true class: training accuracy is not defined (NaN)
+        mixed = self.augmentation is not None and self.augmentation.soft_targets
+        acc = float("nan") if mixed else float(correct) / max(seen, 1)
+        return {"lr": lr, "train_loss": float(loss_sum) / max(seen, 1), "train_acc": acc}
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
