@@ -63,7 +63,7 @@ def check_config(config: dict, check_models: bool = True) -> None:
             )
     options = config.get("augmentation_options") or {}
     if options:
-        from proxy_attention.augment.registry import validate_options
+        from proxy_attention.augment.options import validate_options
 
         for name, opts in options.items():
             validate_options(name, opts)  # a ConfigError naming augmentation_options.<name>.<key>

@@ -1,6 +1,12 @@
-"""What is done to a training batch before the model sees it.
+"""What is done to a training batch before the model sees it (docs/augmentations.md).
 
 - :mod:`.basic`     random crop with zero padding and horizontal flip, batched (every arm)
-- :mod:`.names`     the augmentation arms by name, and which need CAMs or mix labels (no torch)
-- :mod:`.registry`  build an arm's method from its name and options (docs/augmentations.md)
+- :mod:`.names`     the augmentation arms by name, which need CAMs or mix labels, their paths (no torch)
+- :mod:`.options`   each method's options: defaults and checks (no torch; read when the workflow loads)
+- :mod:`.base`      the :class:`~.base.BatchAugmentation` interface and shared RNG plumbing
+- :mod:`.mixing`    mixup, cutmix (timm's Mixup)
+- :mod:`.erasing`   random_erasing (timm), cutout (batched)
+- :mod:`.policies`  randaugment, trivialaugment, augmix (torchvision v2, per image)
+- :mod:`.saliency`  saliencymix, attentive_cutmix, keepaugment (from the papers, with the model's CAM)
+- :mod:`.registry`  ``build_augmentation``: an arm's method from its name and options
 """

@@ -3,10 +3,9 @@ the workflow when it loads. The methods themselves: :mod:`proxy_attention.augmen
 
 from __future__ import annotations
 
+from proxy_attention.augment.options import NAMES as METHODS  # fixed names: results stay comparable
+
 NONE = "none"
-# Fixed names, so that configs and results stay comparable across versions.
-METHODS = ("none", "mixup", "cutmix", "cutout", "random_erasing", "randaugment", "trivialaugment", "augmix",
-           "saliencymix", "attentive_cutmix", "keepaugment")
 # Methods that need the model's own CAM of each batch (saliency-guided).
 SALIENCY_METHODS = frozenset({"saliencymix", "attentive_cutmix", "keepaugment"})
 # Methods whose targets are mixed labels (soft targets): their training accuracy is not reported.

@@ -1,0 +1,122 @@
+"""The options of each batch augmentation: defaults and checks, with no torch import, so
+the workflow can check a config when it loads (:func:`validate_options`).
+
+A bad name or option raises :class:`~proxy_attention.errors.ConfigError` naming
+``augmentation_options.<name>.<key>`` and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Mapping, Optional
+
+from proxy_attention.errors import ConfigError
+
+NAMES = (
+    "none", "mixup", "cutmix", "cutout", "random_erasing", "randaugment", "trivialaugment", "augmix",
+    "saliencymix", "attentive_cutmix", "keepaugment",
+)
+
+DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
+    "none": {},
+    "mixup": {"alpha": 1.0, "prob": 1.0},
+    "cutmix": {"alpha": 1.0, "prob": 1.0, "minmax": None},
+    "cutout": {"size": 0.5, "prob": 1.0},
+    "random_erasing": {"probability": 0.25, "mode": "pixel", "max_count": 1, "min_area": 0.02, "max_area": 0.3333},
+    "randaugment": {"num_ops": 2, "magnitude": 9},
+    "trivialaugment": {"num_magnitude_bins": 31},
+    "augmix": {"severity": 3, "mixture_width": 3, "chain_depth": -1, "alpha": 1.0},
+    "saliencymix": {"alpha": 1.0, "prob": 1.0},
+    "attentive_cutmix": {"grid": 7, "top_k": 6, "prob": 1.0},
+    "keepaugment": {"size": 0.5, "prob": 1.0, "tau": 0.1, "trials": 10},
+}
+
+Check = tuple[Callable[[Any], bool], str]
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _real(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False) -> Check:
+    def ok(v):
+        return _is_real(v) and (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+    left, right = "(" if lo_open else "[", ")" if hi_open or hi == math.inf else "]"
+    return ok, f"a number in {left}{lo:g}, {'inf' if hi == math.inf else f'{hi:g}'}{right}"
+
+
+def _int(lo: int, hi: Optional[int] = None, also: tuple[int, ...] = ()) -> Check:
+    def ok(v):
+        return isinstance(v, int) and not isinstance(v, bool) and (v in also or (v >= lo and (hi is None or v <= hi)))
+    rng = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
+    return ok, rng + "".join(f" or {a}" for a in also)
+
+
+def _choice(*values: str) -> Check:
+    return (lambda v: v in values), "one of " + ", ".join(repr(v) for v in values)
+
+
+def _minmax(v) -> bool:
+    return v is None or (
+        isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_real(e) for e in v) and 0 < v[0] < v[1] <= 1
+    )
+
+
+_PROB = _real(0, 1)
+_ALPHA = _real(0, lo_open=True)
+_FRACTION = _real(0, 1, lo_open=True)
+
+_CHECKS: dict[str, dict[str, Check]] = {
+    "none": {},
+    "mixup": {"alpha": _ALPHA, "prob": _PROB},
+    "cutmix": {"alpha": _ALPHA, "prob": _PROB, "minmax": (_minmax, "null or [min, max] with 0 < min < max <= 1")},
+    "cutout": {"size": _FRACTION, "prob": _PROB},
+    "random_erasing": {
+        "probability": _PROB,
+        "mode": _choice("pixel", "rand", "const"),
+        "max_count": _int(1),
+        "min_area": _FRACTION,
+        "max_area": _FRACTION,
+    },
+    "randaugment": {"num_ops": _int(1), "magnitude": _int(0, 30)},
+    "trivialaugment": {"num_magnitude_bins": _int(2)},
+    "augmix": {"severity": _int(1, 10), "mixture_width": _int(1), "chain_depth": _int(1, also=(-1,)), "alpha": _ALPHA},
+    "saliencymix": {"alpha": _ALPHA, "prob": _PROB},
+    "attentive_cutmix": {"grid": _int(1), "top_k": _int(1), "prob": _PROB},
+    "keepaugment": {"size": _FRACTION, "prob": _PROB, "tau": _real(0, 1, lo_open=True), "trials": _int(1)},
+}
+
+
+def validate_options(name: str, options: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """Check ``name`` and its ``options`` (a partial mapping over the defaults); return the
+    full options. Raises :class:`ConfigError` naming the bad key and what is allowed."""
+    if name not in NAMES:
+        raise ConfigError(
+            f"config key 'augmentation': unknown augmentation {name!r}; allowed: {', '.join(NAMES)}"
+        )
+    options = {} if options is None else options
+    if not isinstance(options, Mapping):
+        raise ConfigError(f"config key 'augmentation_options.{name}' must be a mapping, got {options!r}")
+    checks = _CHECKS[name]
+    for key, value in options.items():
+        where = f"config key 'augmentation_options.{name}.{key}'"
+        if key not in checks:
+            allowed = ", ".join(checks) or "none (this method has no options)"
+            raise ConfigError(f"{where}: unknown option; allowed: {allowed}")
+        ok, what = checks[key]
+        if not ok(value):
+            raise ConfigError(f"{where} = {value!r}: must be {what}")
+    full = {**DEFAULT_OPTIONS[name], **options}
+    if name == "random_erasing" and not full["min_area"] <= full["max_area"]:
+        raise ConfigError(
+            f"config key 'augmentation_options.random_erasing.max_area' = {full['max_area']!r}: "
+            f"must be >= min_area ({full['min_area']!r})"
+        )
+    if name == "attentive_cutmix" and full["top_k"] > full["grid"] ** 2:
+        raise ConfigError(
+            f"config key 'augmentation_options.attentive_cutmix.top_k' = {full['top_k']!r}: "
+            f"must be an integer in [1, grid**2 = {full['grid'] ** 2}]"
+        )
+    return full
+
+
