@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from proxy_attention.report import plots
-from proxy_attention.report import comparison as pc
 from proxy_attention.analysis.answer import answer_rst, comparison_html
 from proxy_attention.analysis.stats import compare, final_rounds, paired_differences
+from proxy_attention.report import comparison as pc
+from proxy_attention.report import plots
 from proxy_attention.report.gallery import plot_gallery
 
 GRID = list(itertools.product(["gradcam", "gradcampp"], [0.3, 0.6], [0.2, 0.5]))

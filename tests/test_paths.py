@@ -4,7 +4,12 @@ import os
 
 from proxy_attention import paths
 from proxy_attention.config import explain_settings
-from proxy_attention.train.settings import FINDER_FIELDS, TrainSettings, finder_settings, train_settings
+from proxy_attention.train.settings import (
+    FINDER_FIELDS,
+    TrainSettings,
+    finder_settings,
+    train_settings,
+)
 
 RUN = "results/runs/digits/resnet18/2p2p2/honest/seed0/fold1"
 PROXY = f"{RUN}/proxy/cam_method~gradcam/proxy_threshold~0.5"
@@ -19,7 +24,7 @@ def test_logs_and_benchmarks_mirror_what_a_job_writes():
     assert paths.log_path("index_dataset", "{dataset}") == "results/logs/index_dataset/{dataset}.log"
     # wildcard templates pass through unchanged
     assert paths.log_path("train", paths.RUN + "/round0") == \
-        "results/logs/train/{dataset}/{model}/{schedule}/{protocol}/seed{seed}/fold{fold}/round0.log"
+        "results/logs/train/{dataset}/{model}/{schedule}/{protocol}{aug}/seed{seed}/fold{fold}/round0.log"
 
 
 def test_round_and_step_outputs():
@@ -79,7 +84,8 @@ CONFIG = {
 def test_training_keys_fill_the_fields_of_the_same_name():
     s = train_settings(CONFIG, "resnet18", 3)
     assert s == {"batch_size": 64, "optimizer": "sgd", "scheduler": "step", "lr": 0.1, "hflip": True,
-                 "model": "resnet18", "pretrained": "w.safetensors", "model_kwargs": {}, "img_size": 32, "seed": 3}
+                 "model": "resnet18", "pretrained": "w.safetensors", "model_kwargs": {}, "augmentation": "none",
+                 "augmentation_options": {}, "img_size": 32, "seed": 3}
     t = TrainSettings(**s, num_classes=10, classes=[])
     assert (t.optimizer, t.scheduler) == ("sgd", "step")
 
@@ -94,3 +100,22 @@ def test_explain_settings():
     assert explain_settings(CONFIG, "resnet18") == {
         "n_images": 4, "cam_method": "gradcam", "cam_target": "true", "percentiles": [50], "batch_size": 8,
         "cam_target_layer": "layer3"}
+
+
+def test_augmentation_arms_live_below_the_protocol():
+    from proxy_attention.augment.names import arm_dir, arm_name
+
+    assert arm_dir("none") == "" and arm_dir("cutmix") == "/aug~cutmix"
+    assert arm_name(arm_dir("cutmix")) == "cutmix" and arm_name("") == "none"
+    fields = dict(dataset="d", model="m", schedule="1p1", protocol="honest", seed=0, fold=1)
+    assert paths.RUN.format(**fields, aug=arm_dir("none")) == "results/runs/d/m/1p1/honest/seed0/fold1"
+    assert paths.RUN.format(**fields, aug=arm_dir("mixup")) == "results/runs/d/m/1p1/honest/aug~mixup/seed0/fold1"
+
+
+def test_augmentation_settings_reach_only_their_arm():
+    config = {**CONFIG, "augmentation_options": {"cutmix": {"alpha": 0.2}, "keepaugment": {"tau": 0.2}}}
+    plain = train_settings(config, "resnet18", 0)
+    assert (plain["augmentation"], plain["augmentation_options"]) == ("none", {}) and "saliency_layer" not in plain
+    assert train_settings(config, "resnet18", 0, "cutmix")["augmentation_options"] == {"alpha": 0.2}
+    keep = train_settings(config, "resnet18", 0, "keepaugment")
+    assert keep["saliency_layer"] == "layer3" and keep["augmentation_options"] == {"tau": 0.2}

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from .base import BatchAugmentation
-from .names import mixes_labels
 from .erasing import Cutout, RandomErasing
 from .mixing import CutMix, MixUp
+from .names import mixes_labels
 from .options import DEFAULT_OPTIONS, validate_options
 from .policies import AugMix, RandAugment, TrivialAugment
 from .saliency import AttentiveCutMix, KeepAugment, SaliencyMix
