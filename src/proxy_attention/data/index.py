@@ -31,7 +31,12 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from proxy_attention.data.duplicates import PHASH_THRESHOLD, near_duplicates, perceptual_hash, pixel_sha1
+from proxy_attention.data.duplicates import (
+    PHASH_THRESHOLD,
+    near_duplicates,
+    perceptual_hash,
+    pixel_sha1,
+)
 from proxy_attention.errors import DataError
 
 log = logging.getLogger(__name__)
