@@ -78,3 +78,19 @@ def test_thesis_protocol_leak_is_counted_not_failed(tmp_path, split):
     assert (rounds1.val_seen_in_training > 0).all()
     assert rounds1.status.str.startswith("expected leak").all()
     assert (table.test_leaks == 0).all()
+
+
+def test_reencoded_test_image_in_training_is_a_leak(tmp_path, split):
+    """Another file with a test image's content (same pixels, or a near-duplicate by phash) is counted."""
+    parts = fold_rows(split, 0)
+    rng = np.random.default_rng(0)  # random 64-bit hashes: about 32 bits apart, never within the threshold
+    split = split.assign(pixel_sha1=[f"px{i}" for i in range(len(split))],
+                         phash=[f"p{int(h):016x}" for h in rng.integers(0, 2**63, len(split))])
+    test_row, copy_row, near_row = parts["test"][0], parts["train"][0], parts["train"][1]
+    split.loc[copy_row, "pixel_sha1"] = split.loc[test_row, "pixel_sha1"]
+    split.loc[near_row, "phash"] = "p" + f"{int(split.loc[parts['test'][1], 'phash'][1:], 16) ^ 0b101:016x}"  # 2 bits off
+    files, manifests = write_run(tmp_path, split)
+    with pytest.raises(LeakageError, match="look like TEST images") as err:
+        audit({"ds": split}, files, manifests)
+    assert "same pixels of test" in str(err.value) and "near-duplicate (phash distance 2) of test" in str(err.value)
+    assert "round0/train_set.npz: 2 training or validation images" in str(err.value)

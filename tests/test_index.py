@@ -4,6 +4,7 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import write_colour_classes
 from PIL import Image
 
 from proxy_attention.data.imagecache import build_cache, load_cache
@@ -73,3 +74,135 @@ def test_nothing_usable_is_a_clear_error(tmp_path):
         index_folder(tmp_path)
     with pytest.raises(DataError, match="no 'train/' part"):
         index_folder(tmp_path / "train")
+
+
+# ---- content duplicates, classes, layouts and file names (docs/what-happens-when.md) ----
+
+
+def smooth_image(seed: int, size: int = 48) -> Image.Image:
+    """A photo-like picture (smooth random blobs), big enough for a perceptual hash to mean something."""
+    rng = np.random.default_rng(seed)
+    small = Image.fromarray((rng.random((6, 6, 3)) * 255).astype(np.uint8))
+    return small.resize((size, size), Image.Resampling.BICUBIC)
+
+
+@pytest.fixture
+def photo_folder(tmp_path):
+    """train/ and test/ of 3 classes x 4 distinct 48x48 smooth images (PNG)."""
+    root = tmp_path / "photos"
+    for part, offset in (("train", 0), ("test", 100)):
+        for c in range(3):
+            d = root / part / f"class{c}"
+            d.mkdir(parents=True)
+            for i in range(4):
+                smooth_image(offset + 10 * c + i).save(d / f"img{i}.png")
+    return root
+
+
+def test_distinct_photos_are_not_near_duplicates(photo_folder):
+    result = index_folder(photo_folder)
+    assert len(result.index) == 24 and result.report.empty
+    assert result.index.phash.str.fullmatch("p[0-9a-f]{16}").all()
+
+
+def test_reencoded_test_image_in_training_is_left_out_and_reported(photo_folder):
+    test_img = Image.open(photo_folder / "test/class1/img2.png")
+    test_img.save(photo_folder / "train/class1/same_pixels.bmp")  # other bytes, the same pixels
+    test_img.save(photo_folder / "train/class1/recompressed.jpg", quality=70)  # lossy re-encoding
+    test_img.resize((40, 40), Image.Resampling.BILINEAR).save(photo_folder / "train/class1/resized.png")
+    result = index_folder(photo_folder)
+    reasons = dict(zip(result.report.path, result.report.reason))
+    assert reasons["train/class1/same_pixels.bmp"] == "same pixels as test/class1/img2.png (a re-encoded copy)"
+    for name in ("recompressed.jpg", "resized.png"):
+        assert reasons[f"train/class1/{name}"].startswith("near-duplicate of test image test/class1/img2.png (phash distance")
+    assert set(result.index.path) == {str(p.relative_to(photo_folder)) for p in photo_folder.rglob("img*.png")}
+
+
+def test_one_class_is_an_error_naming_the_dataset(tmp_path):
+    write_colour_classes(tmp_path / "one" / "train", per_class=4, noise=60, strength=0.7)
+    for c in ("class1", "class2"):
+        shutil.rmtree(tmp_path / "one" / "train" / c)
+    with pytest.raises(DataError, match=r"dataset 'leaves'.*only 1 class .*\['class0'\].*at least two"):
+        index_folder(tmp_path / "one", dataset="leaves")
+
+
+def test_image_under_two_labels_is_a_label_conflict(image_folder):
+    shutil.copy(image_folder / "train/class0/img0.png", image_folder / "train/class1/stray.png")
+    result = index_folder(image_folder)
+    reasons = dict(zip(result.report.path, result.report.reason))
+    assert reasons["train/class1/stray.png"] == "label conflict: same image as train/class0/img0.png (label 'class0')"
+    assert reasons["train/class0/img0.png"] == "label conflict: same image as train/class1/stray.png (label 'class1')"
+    assert not {"train/class0/img0.png", "train/class1/stray.png"} & set(result.index.path)
+
+
+def test_class_left_empty_by_cleaning_is_an_error_naming_it(image_folder):
+    only = image_folder / "train" / "class3"
+    only.mkdir()
+    shutil.copy(image_folder / "train/class0/img5.png", only / "mine.png")  # its only image is class0's
+    (only / "broken.png").write_text("not an image")
+    with pytest.raises(DataError, match=r"class\(es\) \['class3'\] have training files but none is usable") as err:
+        index_folder(image_folder)
+    assert "class3: train/class3/mine.png: label conflict" in str(err.value)
+    assert "class3: train/class3/broken.png: not an image" in str(err.value)
+
+
+def test_val_folder_joins_the_training_pool(image_folder):
+    from proxy_attention.data.split import make_split
+
+    write_colour_classes(image_folder / "val", per_class=3, noise=200, strength=0.3)
+    write_colour_classes(image_folder / "test", per_class=2, noise=250, strength=0.2)
+    result = index_folder(image_folder)
+    assert result.index.groupby("source_split").size().to_dict() == {"test": 6, "train": 36, "val": 9}
+    assert set(result.class_counts.part) == {"train", "val", "test"}
+    split = make_split(result.index, folds=3, seed=0, test_fraction=0.2)
+    assert (split.loc[split.source_split == "val", "split"] == "trainval").all()
+    assert (split.loc[split.source_split == "test", "split"] == "test").all()
+
+
+def test_unexpected_top_level_folder_is_refused(image_folder):
+    write_colour_classes(image_folder / "extra", per_class=2, noise=60, strength=0.7)
+    with pytest.raises(DataError, match=r"dataset 'ds'.*unexpected top-level folder\(s\) \['extra'\]"):
+        index_folder(image_folder)
+
+
+def test_user_folder_links_val_and_refuses_what_it_cannot_place(image_folder, tmp_path):
+    from proxy_attention.data.datasets import link_folder
+
+    write_colour_classes(image_folder / "val", per_class=2, noise=60, strength=0.7)
+    link_folder(image_folder, tmp_path / "linked", "mine")
+    assert sorted(p.name for p in (tmp_path / "linked").iterdir()) == ["train", "val"]
+    (image_folder / "holdout").mkdir()
+    with pytest.raises(DataError, match=r"dataset 'mine'.*\['holdout'\]"):
+        link_folder(image_folder, tmp_path / "linked2", "mine")
+    flat = tmp_path / "flat"
+    write_colour_classes(flat, per_class=2, noise=60, strength=0.7)
+    (flat / "test").mkdir()
+    with pytest.raises(DataError, match=r"has \['test/'\] but no train/"):
+        link_folder(flat, tmp_path / "linked3", "mine")
+
+
+def test_non_utf8_file_name_is_skipped_and_reported(image_folder, tmp_path):
+    import os
+
+    from proxy_attention.atomic import write_csv
+
+    d = os.fsencode(image_folder / "train" / "class0")
+    shutil.copy(os.path.join(d, b"img0.png"), os.path.join(d, b"caf\xe9.png"))
+    bad_class = os.path.join(os.fsencode(image_folder / "train"), b"cl\xffss")
+    os.mkdir(bad_class)
+    shutil.copy(os.path.join(d, b"img1.png"), os.path.join(bad_class, b"x.png"))
+    result = index_folder(image_folder)
+    reasons = dict(zip(result.report.path, result.report.reason))
+    assert reasons["train/class0/caf\\xe9.png"].startswith("file name is not valid UTF-8")
+    assert reasons["train/cl\\xffss/"].startswith("class folder name is not valid UTF-8 (1 files left out)")
+    assert len(result.index) == 36
+    write_csv(tmp_path / "data_report.csv", result.report)  # the crash was here
+    write_csv(tmp_path / "index.csv", result.index)
+    assert "caf\\xe9.png" in (tmp_path / "data_report.csv").read_text(encoding="utf-8")
+
+
+def test_cache_names_an_indexed_file_that_is_gone(image_folder):
+    result = index_folder(image_folder)
+    (image_folder / "train/class2/img7.png").unlink()
+    with pytest.raises(DataError, match=r"class2/img7.png is in the index but no longer exists"):
+        build_cache(result.index, image_folder, 8, image_folder.parent / "cache.npy", threads=1)

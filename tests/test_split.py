@@ -65,3 +65,17 @@ def test_fold_out_of_range():
     split = make_split(make_index({"a": 10, "b": 10}), folds=2, seed=0, test_fraction=0.2)
     with pytest.raises(DataError, match="fold 2 does not exist"):
         fold_rows(split, 2)
+
+
+def test_drawn_test_split_takes_the_lookalikes_of_its_images():
+    """A near-duplicate pair (re-encoded copies: equal perceptual hashes) never straddles test and trainval."""
+    rows = []
+    for c in "ab":
+        for i in range(30):
+            pair = i // 2 if i < 20 else 100 + i  # rows 0-19 of a class come in near-duplicate pairs
+            rows.append(dict(path=f"train/{c}/{i}.png", label=c, label_idx="ab".index(c), source_split="train",
+                             pixel_sha1=f"{c}{i}", phash=f"p{hash((c, pair)) & (2**64 - 1):016x}"))
+    split = make_split(pd.DataFrame(rows), folds=2, seed=0, test_fraction=0.25)
+    sides = split.groupby("phash").split.nunique()
+    assert (sides == 1).all()
+    assert (split.split == "test").sum() > 0.25 * len(split)  # the partners came along

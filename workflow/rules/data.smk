@@ -1,5 +1,7 @@
 # Dataset -> index -> split -> decoded-image cache (code: src/proxy_attention/data/).
 
+from proxy_attention.data.datasets import preparation_params
+
 
 rule prepare_dataset:
     input:
@@ -13,7 +15,9 @@ rule prepare_dataset:
     conda:
         ENV
     params:
-        options=lambda w: conversion_options(dataset_options(w.dataset)),
+        # a type: folder dataset adds its listing's fingerprint (paths, sizes, mtimes): an edited
+        # folder is re-linked and re-indexed, and what depends on it reruns
+        options=lambda w: preparation_params(w.dataset, dataset_options(w.dataset)),
     script:
         "../scripts/prepare_dataset.py"
 

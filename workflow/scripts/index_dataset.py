@@ -7,7 +7,7 @@ from proxy_attention.logs import setup_logging
 setup_logging(snakemake.log[0])
 p = snakemake.params
 result = index_folder(snakemake.input[0], threads=snakemake.threads, official_test=p.official_test,
-                      max_per_class=p.max_per_class)
+                      max_per_class=p.max_per_class, dataset=snakemake.wildcards.dataset)
 write_csv(snakemake.output.report, result.report)
 write_csv(snakemake.output.class_counts, result.class_counts)
 write_csv(snakemake.output.index, result.index)

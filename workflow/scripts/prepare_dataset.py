@@ -4,4 +4,5 @@ from proxy_attention.data.datasets import prepare_dataset
 from proxy_attention.logs import setup_logging
 
 setup_logging(snakemake.log[0])
-prepare_dataset(snakemake.wildcards.dataset, snakemake.params.options, snakemake.output[0], archives=list(snakemake.input))
+options = {k: v for k, v in snakemake.params.options.items() if k != "listing"}  # the folder fingerprint
+prepare_dataset(snakemake.wildcards.dataset, options, snakemake.output[0], archives=list(snakemake.input))

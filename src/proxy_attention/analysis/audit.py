@@ -3,7 +3,10 @@
 Reads the split and every round's record of what it trained and validated on
 (``train_set.npz``, written by the training rules) and every proxy manifest.
 
-- Any protocol: a test image in any training or validation set is a leak.
+- Any protocol: a test image in any training or validation set is a leak; so is an
+  image whose content matches a test image (the same pixels in another file, or a
+  re-encoded/resized near-duplicate by perceptual hash: ``test_lookalikes``, from the
+  index's ``pixel_sha1`` and ``phash`` columns, see proxy_attention.data.duplicates).
 - ``honest``: a training set (originals or proxy sources) may only hold the fold's
   training part, validation must be exactly the fold's validation part, and a proxy
   manifest may only name images of the fold's training part.
@@ -20,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from proxy_attention.data.duplicates import lookalikes_of_test
 from proxy_attention.data.split import fold_rows
 
 RUN_PATH = re.compile(
@@ -50,6 +54,17 @@ def audit(splits: dict[str, pd.DataFrame], train_sets: list[str], manifests: lis
     rows, errors = [], []
     records = {str(p): {k: v for k, v in np.load(p).items()} for p in train_sets}
     chains: dict[str, dict[int, set]] = {}
+    lookalikes = {name: lookalikes_of_test(split, (split["split"] == "test").to_numpy()) for name, split in splits.items()}
+
+    def content_leaks(dataset: str, rows: set, path: str, what: str) -> int:
+        found = sorted(set(lookalikes[dataset]) & rows)
+        if found:
+            split = splits[dataset]
+            shown = [f"row {r} {split['path'].iat[r]} ({lookalikes[dataset][r][1]} of test "
+                     f"{split['path'].iat[lookalikes[dataset][r][0]]})" for r in found[:3]]
+            errors.append(f"{path}: {len(found)} {what} look like TEST images, e.g. {'; '.join(shown)}")
+        return len(found)
+
     for path, rec in records.items():
         info = _parse(path)
         chain = info["fold_dir"] if info["round"] == 0 else info["chain"]
@@ -66,6 +81,8 @@ def audit(splits: dict[str, pd.DataFrame], train_sets: list[str], manifests: lis
                    round=info["round"], n_train=len(rec["train_rows"]) + len(rec["train_proxy_sources"]),
                    n_val=len(rec["val_rows"]) + len(rec["val_proxy_sources"]), n_test=len(rec["test_rows"]),
                    test_leaks=len(test_leaks), val_leaks=0, val_seen_in_training=0)
+        row["test_lookalikes"] = content_leaks(info["dataset"], train_all | val_all, path,
+                                               "training or validation images")
         if info["protocol"] == "honest":
             parts = fold_rows(split, info["fold"])
             val_leaks = sorted(train_all - set(parts["train"]))
@@ -82,7 +99,8 @@ def audit(splits: dict[str, pd.DataFrame], train_sets: list[str], manifests: lis
             row["val_seen_in_training"] = len(val_all & seen)
         if test_leaks:
             errors.append(f"{path}: {len(test_leaks)} TEST images in training or validation, e.g. rows {test_leaks[:5]}")
-        row["status"] = "LEAK" if (test_leaks or row["val_leaks"]) else ("expected leak (flawed thesis protocol)" if row["val_seen_in_training"] else "ok")
+        leak = test_leaks or row["val_leaks"] or row["test_lookalikes"]
+        row["status"] = "LEAK" if leak else ("expected leak (flawed thesis protocol)" if row["val_seen_in_training"] else "ok")
         rows.append(row)
 
     for path in sorted(map(str, manifests)):
@@ -94,6 +112,7 @@ def audit(splits: dict[str, pd.DataFrame], train_sets: list[str], manifests: lis
         row = dict(file=path, kind="proxy_manifest", dataset=info["dataset"], protocol=info["protocol"],
                    fold=info["fold"], round=info["round"], n_train=len(sources), n_val=0, n_test=0,
                    test_leaks=len(test_leaks), val_leaks=0, val_seen_in_training=0)
+        row["test_lookalikes"] = content_leaks(info["dataset"], sources, path, "proxy sources")
         if info["protocol"] == "honest":
             outside = sorted(sources - set(fold_rows(split, info["fold"])["train"]))
             row["val_leaks"] = len(outside)
@@ -101,7 +120,7 @@ def audit(splits: dict[str, pd.DataFrame], train_sets: list[str], manifests: lis
                 errors.append(f"{path}: {len(outside)} proxies made from images outside fold {info['fold']}'s training part, e.g. rows {outside[:5]}")
         if test_leaks:
             errors.append(f"{path}: {len(test_leaks)} proxies made from TEST images, e.g. rows {test_leaks[:5]}")
-        row["status"] = "LEAK" if (test_leaks or row["val_leaks"]) else "ok"
+        row["status"] = "LEAK" if (test_leaks or row["val_leaks"] or row["test_lookalikes"]) else "ok"
         rows.append(row)
 
     table = pd.DataFrame(rows)

@@ -17,6 +17,7 @@ from PIL import Image
 
 from proxy_attention.atomic import atomic_path
 from proxy_attention.data.index import load_rgb
+from proxy_attention.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,16 @@ def decode_resized(path: str | Path, size: int) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8)
 
 
+def _decode(path: Path, size: int) -> np.ndarray:
+    try:
+        return decode_resized(path, size)
+    except FileNotFoundError:
+        raise DataError(
+            f"{path} is in the index but no longer exists: the dataset folder changed after it was indexed. "
+            "Run the workflow again (an edited type: folder dataset is re-indexed), or delete the index"
+        ) from None
+
+
 def build_cache(index: pd.DataFrame, root: str | Path, size: int, out: str | Path, threads: int = 4) -> None:
     root = Path(root)
     paths = [root / p for p in index["path"]]
@@ -41,7 +52,7 @@ def build_cache(index: pd.DataFrame, root: str | Path, size: int, out: str | Pat
         arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3))
         step = max(1, len(paths) // 10)
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            for i, img in enumerate(pool.map(lambda p: decode_resized(p, size), paths)):
+            for i, img in enumerate(pool.map(lambda p: _decode(p, size), paths)):
                 arr[i] = img
                 if (i + 1) % step == 0:
                     log.info("decoded %d/%d images", i + 1, len(paths))

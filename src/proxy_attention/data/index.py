@@ -1,13 +1,21 @@
 """Index an image folder: one row per usable image, with its label and class index.
 
 The common layout is ``<root>/<part>/<class>/<file>`` where ``<part>`` is
-``train`` and optionally ``test`` (an official test split). The label is the
-class folder's name (thesis 4.5.2); class indices follow the sorted class names.
+``train``, optionally ``test`` (an official test split) and optionally ``val``
+(a publisher's validation split: it joins the training pool that the k folds
+are drawn from, as ``source_split == "val"``). Any other top-level folder is an
+error, never ignored. The label is the class folder's name (thesis 4.5.2);
+class indices follow the sorted class names.
 
 Every file is opened and fully decoded, so unreadable, truncated and non-image
 files are found here, once, and listed in the data report with the reason they
-were skipped. Byte-identical duplicates are kept once (a test copy wins, so no
-image can sit in both test and train).
+were skipped; so are files whose name is not valid UTF-8 (shown with ``\\x``
+escapes). Duplicates are found by content (:mod:`proxy_attention.data.duplicates`):
+the same pixels are kept once (a test copy wins, so no image can sit in both
+test and train), a training near-duplicate (re-encoded, resized) of a test image
+is left out, and an image found under two labels is a label conflict: every
+copy is left out and named in the report. Fewer than two usable classes, or a
+class left with no usable training image, stops with a message.
 """
 
 from __future__ import annotations
@@ -19,17 +27,50 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
+from proxy_attention.data.duplicates import (
+    PHASH_THRESHOLD,
+    near_duplicates,
+    perceptual_hash,
+    pixel_sha1,
+)
 from proxy_attention.errors import DataError
 
 log = logging.getLogger(__name__)
 
-PARTS = ("test", "train")  # test first: a duplicate keeps its test copy
+PARTS = ("test", "train", "val")  # test first: a duplicate keeps its test copy
+POOL_PARTS = ("train", "val")  # the parts the k folds are drawn from
+PART_ORDER = {"train": 0, "val": 1, "test": 2}
 CONVERTED_MODES = {"L", "LA", "P", "PA", "RGBA", "CMYK", "I", "I;16", "F", "1", "YCbCr", "LAB", "HSV"}
+LAYOUT = "expected <folder>/train/<class>/<image>, optionally test/<class>/ (the test split) and val/<class>/ " \
+    "(joins the training pool)"
 
 
+def escaped(name: str) -> str:
+    """A file name as text that any CSV or log can hold: bytes that are not UTF-8 shown as ``\\xNN``."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_top_level(root: Path, dataset: str) -> None:
+    """Refuse top-level folders other than train/, test/ and val/ (hidden ones aside): never ignore data."""
+    unexpected = sorted(escaped(e.name) for e in os.scandir(root)
+                        if e.is_dir() and not e.name.startswith(".") and e.name not in PARTS)
+    if unexpected:
+        raise DataError(
+            f"dataset '{dataset}': folder {root} has unexpected top-level folder(s) {unexpected}; {LAYOUT}. "
+            "Move their class folders into train/ (or test/), or move them out of the dataset folder"
+        )
 
 
 @dataclass
@@ -39,9 +80,19 @@ class IndexResult:
     class_counts: pd.DataFrame | None = None  # per part and class: files found, kept, skipped, converted, left out
 
 
+def to_rgb(img: Image.Image) -> Image.Image:
+    """An opened image as RGB, whatever its mode; transparent pixels composited on white."""
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, img).convert("RGB")
+    return img.convert("RGB")
+
+
 def _probe(path: Path) -> dict:
-    """Open and fully decode one image; describe it or say why it is unusable."""
-    info: dict = {"sha1": None, "mode": None, "width": None, "height": None, "problem": None}
+    """Open and fully decode one image; describe it (and its content hashes) or say why it is unusable."""
+    info: dict = {"sha1": None, "pixel_sha1": None, "phash": "", "mode": None, "width": None, "height": None,
+                  "problem": None}
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -54,6 +105,8 @@ def _probe(path: Path) -> dict:
         with Image.open(path) as img:
             img.load()  # verify() does not decode pixels; load() finds truncation
             info.update(mode=img.mode, width=img.width, height=img.height)
+            rgb = to_rgb(img)
+        info.update(pixel_sha1=pixel_sha1(rgb), phash=perceptual_hash(rgb))
     except UnidentifiedImageError:
         info["problem"] = "not an image"
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
@@ -61,23 +114,33 @@ def _probe(path: Path) -> dict:
     return info
 
 
+def _skip(rel: str, part: str, label: str | None, reason: str) -> dict:
+    return dict(path=rel, part=part, label=label, action="skipped", reason=reason)
+
+
 def index_folder(root: str | Path, threads: int = 4, official_test: bool = True,
-                 max_per_class: int | None = None) -> IndexResult:
+                 max_per_class: int | None = None, dataset: str | None = None) -> IndexResult:
     """Scan ``root`` and return the index of usable images and the data report.
 
     ``official_test=False`` puts the images of ``test/`` into the training pool
     (the split then draws its own test part). ``max_per_class`` keeps at most
     that many usable images per class and part, a deterministic choice (the
     lowest content hashes), for quick runs on a class-balanced subset.
+    ``dataset`` names the dataset in messages (default: the folder's name).
     """
     root = Path(root)
+    name = dataset or root.name
     if not (root / "train").is_dir():
         raise DataError(
-            f"dataset folder {root} has no 'train/' part; expected {root}/train/<class>/<image> "
-            "(and optionally {root}/test/<class>/<image>)"
+            f"dataset '{name}': folder {root} has no 'train/' part; expected {root}/train/<class>/<image> "
+            f"(and optionally {root}/test/<class>/<image>)"
         )
+    check_top_level(root, name)
     candidates: list[tuple[str, str, Path]] = []
     report_rows: list[dict] = []
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if not entry.name.startswith(".") and not entry.is_dir():
+            report_rows.append(_skip(escaped(entry.name), "", None, "file outside any part folder (train/, test/, val/)"))
     for part in PARTS:
         part_dir = root / part
         if not part_dir.is_dir():
@@ -86,35 +149,77 @@ def index_folder(root: str | Path, threads: int = 4, official_test: bool = True,
             if entry.name.startswith("."):
                 continue
             if not entry.is_dir():
-                report_rows.append(dict(path=f"{part}/{entry.name}", part=part, label=None, action="skipped", reason="file outside any class folder"))
+                report_rows.append(_skip(f"{part}/{escaped(entry.name)}", part, None, "file outside any class folder"))
                 continue
             files = sorted(p for p in Path(entry.path).rglob("*") if p.is_file() and not p.name.startswith("."))
+            if not is_utf8(entry.name):
+                report_rows.append(_skip(f"{part}/{escaped(entry.name)}/", part, None,
+                                         f"class folder name is not valid UTF-8 ({len(files)} files left out); rename it"))
+                continue
             if not files:
-                report_rows.append(dict(path=f"{part}/{entry.name}/", part=part, label=entry.name, action="skipped", reason="empty class folder"))
-            candidates.extend((part, entry.name, p) for p in files)
+                report_rows.append(_skip(f"{part}/{entry.name}/", part, entry.name, "empty class folder"))
+            for p in files:
+                rel = p.relative_to(root).as_posix()
+                if is_utf8(rel):
+                    candidates.append((part, entry.name, p))
+                else:
+                    report_rows.append(_skip(escaped(rel), part, entry.name,
+                                             "file name is not valid UTF-8 (shown with \\x escapes); rename it"))
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         probes = list(pool.map(_probe, (p for _, _, p in candidates)))
 
-    rows = []
-    seen: dict[str, str] = {}
+    rows: list[dict] = []
+    dropped: dict[int, str] = {}  # kept-row position -> why it was left out after all
+    by_pixels: dict[str, int] = {}
     for (part, label, path), info in zip(candidates, probes):
         rel = path.relative_to(root).as_posix()
         if info["problem"]:
-            report_rows.append(dict(path=rel, part=part, label=label, action="skipped", reason=info["problem"]))
+            report_rows.append(_skip(rel, part, label, info["problem"]))
             continue
-        if info["sha1"] in seen:
-            report_rows.append(dict(path=rel, part=part, label=label, action="skipped", reason=f"duplicate of {seen[info['sha1']]}"))
+        first = by_pixels.get(info["pixel_sha1"])
+        if first is not None:
+            kept = rows[first]
+            if kept["label"] != label:
+                report_rows.append(_skip(rel, part, label,
+                                         f"label conflict: same image as {kept['path']} (label '{kept['label']}')"))
+                dropped.setdefault(first, f"label conflict: same image as {rel} (label '{label}')")
+            elif info["sha1"] == kept["sha1"]:
+                report_rows.append(_skip(rel, part, label, f"duplicate of {kept['path']}"))
+            else:
+                report_rows.append(_skip(rel, part, label, f"same pixels as {kept['path']} (a re-encoded copy)"))
             continue
-        seen[info["sha1"]] = rel
-        if info["mode"] != "RGB":
-            report_rows.append(dict(path=rel, part=part, label=label, action="converted", reason=f"mode {info['mode']} converted to RGB"))
-        rows.append(dict(path=rel, label=label, source_split=part, width=info["width"], height=info["height"], mode=info["mode"], sha1=info["sha1"]))
+        by_pixels[info["pixel_sha1"]] = len(rows)
+        rows.append(dict(path=rel, label=label, source_split=part, width=info["width"], height=info["height"],
+                         mode=info["mode"], sha1=info["sha1"], pixel_sha1=info["pixel_sha1"], phash=info["phash"]))
+
+    if official_test:  # a training near-copy (re-encoded, resized) of a test image would leak it
+        alive = [i for i in range(len(rows)) if i not in dropped]
+        tests = [i for i in alive if rows[i]["source_split"] == "test"]
+        pool_rows = [i for i in alive if rows[i]["source_split"] != "test"]
+        hashes = np.array([r["phash"] for r in rows], dtype=object)
+        for a, b, dist in zip(*near_duplicates(hashes[pool_rows], hashes[tests])):
+            own, test_row = rows[pool_rows[a]], rows[tests[b]]
+            why = f"near-duplicate of test image {test_row['path']} (phash distance {dist} <= {PHASH_THRESHOLD})"
+            if own["label"] != test_row["label"]:
+                dropped[pool_rows[a]] = f"label conflict: {why}, labelled '{test_row['label']}'"
+                dropped.setdefault(tests[b], f"label conflict: near-duplicate {own['path']} is labelled '{own['label']}'")
+            else:
+                dropped[pool_rows[a]] = why
+    for i, why in sorted(dropped.items()):
+        report_rows.append(_skip(rows[i]["path"], rows[i]["source_split"], rows[i]["label"], why))
+    rows = [r for i, r in enumerate(rows) if i not in dropped]
+    for r in rows:
+        if r["mode"] != "RGB":
+            report_rows.append(dict(path=r["path"], part=r["source_split"], label=r["label"], action="converted",
+                                    reason=f"mode {r['mode']} converted to RGB"))
 
     report = pd.DataFrame(report_rows, columns=["path", "part", "label", "action", "reason"])
     if not rows:
-        raise DataError(f"dataset folder {root}: no usable image found ({len(report)} files skipped; see the data report)")
+        raise DataError(f"dataset '{name}' ({root}): no usable image found ({len(report)} files skipped; "
+                        "see the data report)")
     index = pd.DataFrame(rows)
+    _check_classes(name, candidates, index, report)
     index["sampled"] = True
     if max_per_class is not None:
         rank = index.groupby(["source_split", "label"])["sha1"].rank(method="first")
@@ -123,19 +228,46 @@ def index_folder(root: str | Path, threads: int = 4, official_test: bool = True,
     index = index[index.sampled].drop(columns="sampled").reset_index(drop=True)
     if not official_test:
         index["source_split"] = "train"
-    train_classes = set(index.loc[index.source_split == "train", "label"])
+    train_classes = set(index.loc[index.source_split != "test", "label"])
     test_only = sorted(set(index.label) - train_classes)
     if test_only:
-        raise DataError(f"dataset folder {root}: classes {test_only} have test images but no usable training image")
+        raise DataError(f"dataset '{name}' ({root}): classes {test_only} have test images but no usable training image")
     classes = sorted(train_classes)
+    if len(classes) < 2:
+        raise DataError(
+            f"dataset '{name}' ({root}): only {len(classes)} class with usable training images ({classes}); "
+            "a classifier needs at least two (every image of one class scores 100 % accuracy). "
+            "Put one folder per class under train/"
+        )
     index["label_idx"] = index["label"].map({c: i for i, c in enumerate(classes)}).astype(int)
-    index = index[["path", "label", "label_idx", "source_split", "width", "height", "mode", "sha1"]]
+    index = index[["path", "label", "label_idx", "source_split", "width", "height", "mode", "sha1", "pixel_sha1",
+                   "phash"]]
     converted = (report.action == "converted").sum() if len(report) else 0
     log.info("indexed %s: %d usable images in %d classes, %d skipped, %d converted to RGB",
              root, len(index), len(classes), (report.action == "skipped").sum() if len(report) else 0, converted)
+    for reason in ("label conflict", "near-duplicate", "same pixels", "not valid UTF-8"):
+        n = int(report.reason.str.contains(reason).sum()) if len(report) else 0
+        if n:
+            log.warning("dataset '%s': %d file(s) skipped for '%s' (see data_report.csv)", name, n, reason)
     if max_per_class is not None:
         log.info("max_per_class %d: kept %d images, left out %d", max_per_class, len(index), int(counts.left_out.sum()))
     return IndexResult(index=index, report=report, class_counts=counts)
+
+
+def _check_classes(name: str, candidates, index: pd.DataFrame, report: pd.DataFrame) -> None:
+    """A class folder of the training pool whose files were all skipped is an error naming the class and why."""
+    found = {label for part, label, _ in candidates if part in POOL_PARTS}
+    kept = set(index.loc[index.source_split.isin(POOL_PARTS), "label"])
+    lost = sorted(found - kept)
+    if lost:
+        lines = []
+        for label in lost:
+            rows = report[(report.label == label) & report.part.isin(POOL_PARTS) & (report.action == "skipped")]
+            lines += [f"{label}: {r.path}: {r.reason}" for r in rows.head(3).itertuples()]
+        raise DataError(
+            f"dataset '{name}': class(es) {lost} have training files but none is usable after cleaning:\n  "
+            + "\n  ".join(lines) + "\nFix or remove these files, or remove the class folder"
+        )
 
 
 def _class_counts(candidates, root: Path, report: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
@@ -156,15 +288,11 @@ def _class_counts(candidates, root: Path, report: pd.DataFrame, index: pd.DataFr
     out = pd.concat([table.reset_index(), extra], ignore_index=True)
     out = out[["part", "label", "files", "kept", "skipped", "converted", "left_out"]].astype(
         {c: int for c in ("files", "kept", "skipped", "converted", "left_out")})
-    return out.sort_values(["part", "label"], key=lambda c: c.map({"train": 0, "test": 1}) if c.name == "part" else c,
+    return out.sort_values(["part", "label"], key=lambda c: c.map(PART_ORDER) if c.name == "part" else c,
                            ignore_index=True)
 
 
 def load_rgb(path: str | Path) -> Image.Image:
     """Open an image as RGB, whatever its mode (grayscale, palette, RGBA, CMYK, ...)."""
     with Image.open(path) as img:
-        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-            img = img.convert("RGBA")
-            background = Image.new("RGBA", img.size, (255, 255, 255, 255))
-            return Image.alpha_composite(background, img).convert("RGB")
-        return img.convert("RGB")
+        return to_rgb(img)

@@ -2,17 +2,27 @@
 
 The test part is the dataset's official test split when it has one, otherwise
 a stratified random ``test_fraction`` of the images. No training, proxy or
-selection step ever reads it. Fold ``f``'s validation part is the rows with
+selection step ever reads it. A drawn test part takes along every other image
+that has the same pixels as, or is a near-duplicate of, one of its images
+(:mod:`proxy_attention.data.duplicates`), so no re-encoded copy of a test image
+is trained on (an official test split had them removed at indexing). The
+validation split of a publisher (``source_split == "val"``) is part of the k-fold
+pool like ``train``. Fold ``f``'s validation part is the rows with
 ``fold == f``; its training part is every other non-test row.
 """
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from proxy_attention.data.duplicates import lookalikes_of_test
 from proxy_attention.errors import DataError
+
+log = logging.getLogger(__name__)
 
 TEST = "test"
 TRAINVAL = "trainval"
@@ -39,6 +49,12 @@ def make_split(index: pd.DataFrame, folds: int, seed: int, test_fraction: float)
         )
         is_test = np.zeros(len(df), dtype=bool)
         is_test[test_rows] = True
+        moved = lookalikes_of_test(df, is_test)
+        if moved:
+            is_test[list(moved)] = True
+            examples = [f"{df.path.iat[r]} ({how} of {df.path.iat[t]})" for r, (t, how) in list(moved.items())[:5]]
+            log.warning("split: %d image(s) that look like a drawn test image joined the test part, e.g. %s",
+                        len(moved), "; ".join(examples))
 
     df["split"] = np.where(is_test, TEST, TRAINVAL)
     df["fold"] = -1

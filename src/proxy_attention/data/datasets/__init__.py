@@ -7,6 +7,7 @@ publisher has one, ``<out_dir>/test/<class>/<image>`` (the official test split).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -57,21 +58,76 @@ def conversion_options(options: dict | None) -> dict:
     return {k: v for k, v in (options or {}).items() if k not in NON_CONVERSION_OPTIONS}
 
 
-def link_folder(src: str | Path, out_dir: str | Path) -> None:
+def link_folder(src: str | Path, out_dir: str | Path, dataset: str = "?") -> None:
     """Make a user's class-folder dataset available under ``out_dir`` without copying or touching it.
 
-    Accepts ``src/<class>/*`` (all training data) or ``src/train/<class>/*`` with an optional ``src/test``.
+    Accepts ``src/<class>/*`` (all training data) or ``src/train/<class>/*`` with an optional ``src/test``
+    (the test split) and ``src/val`` (joins the training pool). Any other top-level folder beside
+    ``train/`` is refused, and so is a ``test/`` or ``val/`` without ``train/``: never dropped silently.
     """
+    from proxy_attention.data.index import LAYOUT, PARTS, check_top_level
+
     src = Path(src).expanduser().resolve()
     if not src.is_dir():
-        raise DataError(f"dataset folder {src} does not exist")
+        raise DataError(f"dataset '{dataset}': dataset folder {src} does not exist")
+    if (src / "train").is_dir():
+        check_top_level(src, dataset)
+    else:
+        parts = [p for p in PARTS if (src / p).is_dir()]
+        if parts:
+            raise DataError(
+                f"dataset '{dataset}': folder {src} has {[p + '/' for p in parts]} but no train/; {LAYOUT}, "
+                "or one folder per class (all training data). Rename or move these folders"
+            )
     with atomic_dir(out_dir) as tmp:
         if (src / "train").is_dir():
-            for part in ("train", "test"):
+            for part in PARTS:
                 if (src / part).is_dir():
                     os.symlink(src / part, tmp / part, target_is_directory=True)
         else:
             os.symlink(src, tmp / "train", target_is_directory=True)
+
+
+def folder_fingerprint(path: str | Path) -> str:
+    """A cheap digest of a folder's listing: every file's relative path, size and mtime (nothing is read).
+
+    Computed when the workflow loads and passed to ``prepare_dataset`` as a param, so that adding,
+    deleting, replacing or touching an image of a ``type: folder`` dataset re-links and re-indexes it
+    (Snakemake's params trigger) and reruns what depends on it, without decoding anything.
+    """
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        return "missing"
+    digest = hashlib.sha1()
+    n = 0
+    stack = [b""]
+    base = os.fsencode(root)
+    while stack:
+        rel = stack.pop()
+        with os.scandir(os.path.join(base, rel) if rel else base) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for e in entries:
+            sub = os.path.join(rel, e.name) if rel else e.name
+            try:
+                if e.is_dir():  # follows a symlinked folder only at the top (train/ may be a link)
+                    if not e.is_symlink() or not rel:
+                        stack.append(sub)
+                    continue
+                st = e.stat()
+            except OSError:
+                digest.update(b"?" + sub + b"\0")
+                continue
+            digest.update(b"%s\0%d\0%d\n" % (sub, st.st_size, st.st_mtime_ns))
+            n += 1
+    return f"{n} files, sha1 {digest.hexdigest()}"
+
+
+def preparation_params(name: str, options: dict | None) -> dict:
+    """``prepare_dataset``'s params: the conversion options, plus a folder's listing fingerprint."""
+    params = conversion_options(options)
+    if _kind(name, options) == "folder" and (options or {}).get("path"):
+        params["listing"] = folder_fingerprint(options["path"])
+    return params
 
 
 def convert_published(name: str, options: dict | None, archives, out_dir: str | Path) -> None:
@@ -111,7 +167,7 @@ def prepare_dataset(name: str, options: dict | None, out_dir: str | Path, archiv
     elif kind == "folder":
         if not (options or {}).get("path"):
             raise DataError(f"dataset '{name}' has type 'folder' but no 'path'")
-        link_folder(options["path"], out_dir)
+        link_folder(options["path"], out_dir, name)
     elif kind in REGISTRY:
         convert_published(name, options, archives, out_dir)
     else:
