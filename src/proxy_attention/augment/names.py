@@ -3,6 +3,8 @@ the workflow when it loads. The methods themselves: :mod:`proxy_attention.augmen
 
 from __future__ import annotations
 
+from proxy_attention.augment.options import NAMES as METHODS  # noqa: F401  fixed names: results stay comparable
+
 NONE = "none"
 # Methods that need the model's own CAM of each batch (saliency-guided).
 SALIENCY_METHODS = frozenset({"saliencymix", "attentive_cutmix", "keepaugment"})
