@@ -19,9 +19,10 @@ def split():
     return make_split(index, folds=2, seed=0, test_fraction=0.25)
 
 
-def write_run(tmp_path, split, protocol="honest", fold=0, tamper=None):
-    """Round 0, baseline round 1 and a proxy step + round 1, recorded as the training rules record them."""
-    base = tmp_path / BASE.format(protocol=protocol, fold=fold)
+def write_run(tmp_path, split, protocol="honest", fold=0, tamper=None, arm=""):
+    """Round 0, baseline round 1 and a proxy step + round 1, recorded as the training rules record them
+    (``arm``: the path segment of an augmentation arm, e.g. ``/aug~cutmix``)."""
+    base = tmp_path / BASE.format(protocol=protocol + arm, fold=fold)
     parts = fold_rows(split, fold)
     manifest = base / "proxy/cfg/proxy1/manifest.csv"
     manifest.parent.mkdir(parents=True)
@@ -94,3 +95,13 @@ def test_reencoded_test_image_in_training_is_a_leak(tmp_path, split):
         audit({"ds": split}, files, manifests)
     assert "same pixels of test" in str(err.value) and "near-duplicate (phash distance 2) of test" in str(err.value)
     assert "round0/train_set.npz: 2 training or validation images" in str(err.value)
+
+
+def test_augmentation_arms_are_audited_too(tmp_path, split):
+    files, manifests = write_run(tmp_path, split, arm="/aug~cutmix")
+    table = audit({"ds": split}, files, manifests)
+    assert len(table) == 4 and (table.status == "ok").all()
+    plant = lambda rec, parts: {**rec, "train_rows": np.append(rec["train_rows"], parts["test"][0])}  # noqa: E731
+    files, manifests = write_run(tmp_path / "leak", split, arm="/aug~cutmix", tamper=("baseline/round1", plant))
+    with pytest.raises(LeakageError, match="aug~cutmix/seed0/fold0/baseline/round1/train_set.npz"):
+        audit({"ds": split}, files, manifests)

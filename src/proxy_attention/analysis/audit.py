@@ -28,7 +28,7 @@ from proxy_attention.data.split import fold_rows
 
 RUN_PATH = re.compile(
     r"results/runs/(?P<dataset>[^/]+)/(?P<model>[^/]+)/(?P<schedule>[^/]+)/(?P<protocol>honest|thesis)/"
-    r"seed(?P<seed>\d+)/fold(?P<fold>\d+)/(?P<rest>.*)"
+    r"(?:aug~(?P<augmentation>[a-z_]+)/)?seed(?P<seed>\d+)/fold(?P<fold>\d+)/(?P<rest>.*)"
 )
 
 
@@ -39,9 +39,11 @@ class LeakageError(RuntimeError):
 def _parse(path: str) -> dict:
     m = RUN_PATH.search(str(path))
     if not m:
-        raise ValueError(f"{path} is not under results/runs/<dataset>/<model>/<schedule>/<protocol>/seed<S>/fold<F>/")
+        raise ValueError(f"{path} is not under results/runs/<dataset>/<model>/<schedule>/<protocol>[/aug~<name>]"
+                         "/seed<S>/fold<F>/")
     info = m.groupdict()
     info["fold"] = int(info["fold"])
+    info["augmentation"] = info["augmentation"] or "none"
     info["fold_dir"] = str(path)[: m.start("rest")].rstrip("/")
     chain, leaf = str(Path(str(path)).parent.parent), Path(str(path)).parent.name
     info["round"] = int(leaf.removeprefix("round").removeprefix("proxy"))
