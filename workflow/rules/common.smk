@@ -62,6 +62,11 @@ GALLERY = f"{FIGURES}/gallery/{paramspace.wildcard_pattern}.png"
 REFERENCE_METHODS = ["baseline", "baseline_matched"]
 # The data steps whose benchmark files the runtime figure shows, besides every round kind.
 DATA_STEPS = ("prepare_dataset", "index_dataset", "split_dataset", "cache_images")
+# torch.set_num_threads of every job that computes: a param (a change reruns them), never
+# snakemake.threads, which Snakemake scales down to --cores (and the numbers with it).
+TORCH_THREADS = config["torch_threads"]
+# The cores the scheduler reserves for such a job: at least its torch threads.
+COMPUTE_THREADS = max(config["threads"], TORCH_THREADS)
 # Every heavy job (training, proxy step, explanations, batch size finder) asks for these.
 HEAVY = dict(
     mem_mb=config["resources"]["mem_mb"],

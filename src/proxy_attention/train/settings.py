@@ -43,6 +43,7 @@ class TrainSettings:
     model_kwargs: dict = field(default_factory=dict)  # extra timm.create_model arguments (img_size, ...)
     freeze_backbone_epochs: int = 0  # train only the classifier for the first N global epochs
     fp32_models: list[str] = field(default_factory=list)  # glob patterns of models never trained with AMP
+    torch_threads: int = 1  # torch.set_num_threads: CPU results depend on it, never on Snakemake's --cores
     extra: dict = field(default_factory=dict)
 
     def fingerprint(self) -> str:
@@ -65,7 +66,8 @@ def train_settings(config: dict, model: str, seed: int) -> dict:
     """The TrainSettings keys of one run: the ``training:`` keys named as its fields (no renames),
     the model's keys, the image size and the seed. ``num_classes`` and ``classes`` come from the data."""
     training = {k: v for k, v in config["training"].items() if k in TRAIN_FIELDS}
-    return {**training, **model_settings(config, model), "img_size": config["img_size"], "seed": int(seed)}
+    return {**training, **model_settings(config, model), "img_size": config["img_size"], "seed": int(seed),
+            "torch_threads": int(config.get("torch_threads", 1))}
 
 
 def finder_settings(config: dict, model: str, img_size: int) -> dict:
