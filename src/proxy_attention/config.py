@@ -9,6 +9,7 @@ values, and stop the workflow before any job runs.
 from __future__ import annotations
 
 import itertools
+import re
 
 import pandas as pd
 
@@ -28,6 +29,47 @@ PROXY_GRID_KEYS = [
 ]
 
 
+
+# A number as YAML 1.2 writes it. PyYAML reads YAML 1.1, where a float needs a dot and a signed
+# exponent: `1e-3` and `1.0e5` are strings, and `lr: 1e-3` failed the schema with no hint.
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _number_types(schema: dict) -> set[str]:
+    types = schema.get("type", [])
+    types = {types} if isinstance(types, str) else set(types)
+    for alt in schema.get("oneOf", []) + schema.get("anyOf", []):
+        types |= _number_types(alt)
+    return types & {"number", "integer"}
+
+
+def _coerce(value, schema: dict):
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        types = _number_types(schema)
+        if "number" in types:
+            return float(value)
+        if "integer" in types and float(value).is_integer():
+            return int(float(value))
+        return value
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for k, v in value.items():
+            sub = props.get(k, extra if isinstance(extra, dict) else None)
+            if sub is not None:
+                value[k] = _coerce(v, sub)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        value[:] = [_coerce(v, schema["items"]) for v in value]
+    return value
+
+
+def coerce_numbers(config: dict, schema: dict) -> dict:
+    """Turn numeric strings of number-typed keys into numbers, in place, before validation.
+
+    PyYAML (YAML 1.1) reads ``lr: 1e-3`` as the string ``"1e-3"``; the schema then refused it
+    with "'1e-3' is not of type 'number'". Only keys the schema types as numbers are touched.
+    """
+    return _coerce(config, schema)
 
 
 def check_config(config: dict, check_models: bool = True) -> None:

@@ -2,12 +2,14 @@
 # Target lists: targets.smk. Path arithmetic: proxy_attention.paths; the settings a job gets
 # from the config: proxy_attention.train.settings and proxy_attention.config.
 
+import yaml
 from snakemake.iocontainers import Wildcards
 from snakemake.utils import Paramspace, validate
 
 from proxy_attention.config import (
     PROXY_GRID_KEYS,
     check_config,
+    coerce_numbers,
     explain_settings,
     folds_to_run,
     proxy_config_name,
@@ -35,6 +37,9 @@ from proxy_attention.paths import (
 from proxy_attention.train.schedule import parse_schedule
 from proxy_attention.train.settings import finder_settings, train_settings
 
+# `lr: 1e-3` is a string to YAML 1.1 (PyYAML): numeric strings of number keys become numbers.
+with open(os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")) as fh:
+    coerce_numbers(config, yaml.safe_load(fh))
 validate(config, schema="../schemas/config.schema.yaml")
 try:
     check_config(config)
