@@ -7,6 +7,7 @@ then renamed into place with :func:`os.replace`, which is atomic on POSIX.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -77,8 +78,29 @@ def write_csv(path: str | os.PathLike, df) -> None:
         df.to_csv(tmp, index=False)
 
 
-def torch_save(path: str | os.PathLike, obj) -> None:
+def checksum_file(path: str | os.PathLike) -> Path:
+    """The sidecar ``<file>.sha256`` beside a file written with ``torch_save(..., checksum=True)``."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def torch_save(path: str | os.PathLike, obj, checksum: bool = False) -> None:
+    """``torch.save`` atomically; with ``checksum``, record its SHA-256 in ``<file>.sha256``, which
+    :func:`proxy_attention.models.load_checkpoint` checks (a truncated or damaged file is named)."""
     import torch
 
+    sidecar = checksum_file(path)
+    sidecar.unlink(missing_ok=True)  # never a stale checksum beside a new file
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+        digest = file_sha256(tmp) if checksum else None
+    if digest:
+        write_text(sidecar, f"{digest}  {Path(path).name}\n")
