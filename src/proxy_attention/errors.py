@@ -16,6 +16,9 @@ class ScheduleError(ValueError):
 class DiskFullError(OSError):
     """An artifact could not be written: no space left on device (the message names the path)."""
 
+    def __str__(self) -> str:  # the message, not OSError's "[Errno 28] ...: 'path'"
+        return str(self.args[0]) if self.args else super().__str__()
+
 
 class DataError(ValueError):
     """A dataset, archive or image cannot be used (the message names the file)."""
