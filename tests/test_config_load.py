@@ -51,3 +51,52 @@ def test_the_workflow_accepts_lr_1e_3(tmp_path):
                            str(tmp_path / "w"), "--configfile", str(cfg), "--cores", "1", "-n", "--quiet", "all"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+# --- 11: mistakes found hours later in a job, now when the workflow loads ---
+
+def checked(text: str):
+    from proxy_attention.config import check_config
+
+    config = loaded(text)
+    coerce_numbers(config, SCHEMA)
+    validate(config, str(SCHEMA_PATH))
+    check_config(config)
+
+
+def test_a_cam_target_layer_the_model_lacks_is_refused():
+    from proxy_attention.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"'cam_target_layer.resnet18': 'layer5' is not a module of resnet18; "
+                                          r"did you mean one of \['layer4'"):
+        checked("cam_target_layer: {resnet18: layer5}")
+
+
+@pytest.mark.parametrize("model", ["vit_tiny_patch16_224", "swin_tiny_patch4_window7_224"])
+def test_a_transformer_at_another_img_size_points_at_model_kwargs(model):
+    from proxy_attention.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"built for 224x224 px.*img_size is 32.*model_kwargs: \{{{model}: "
+                                          r"\{img_size: 32\}\}"):
+        checked(f"models: [{model}]\ncam_target_layer: {{}}")
+    fix = "patch_size: 8}}" if "vit" in model else "window_size: 4}}\ncam_target_layer: {%s: layers.2}" % model
+    checked(f"models: [{model}]\ncam_target_layer: {{}}\nmodel_kwargs: {{{model}: {{img_size: 32, {fix}")
+
+
+def test_a_one_by_one_cam_layer_is_refused_when_the_workflow_loads():
+    from proxy_attention.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'layer4' has a 1x1 feature map at img_size 32"):
+        checked("cam_target_layer: {resnet18: layer4}")
+
+
+def test_a_folder_dataset_that_does_not_exist_is_refused(tmp_path, image_folder):
+    from proxy_attention.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"'datasets.mine.path': the folder {tmp_path / 'nope'} does not exist"):
+        checked(f"datasets: {{mine: {{type: folder, path: {tmp_path / 'nope'}}}}}")
+    checked(f"datasets: {{mine: {{type: folder, path: {image_folder}}}}}")
+
+
+def test_the_default_config_passes():
+    checked("{}")
