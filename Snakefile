@@ -46,6 +46,16 @@ include: "workflow/rules/plots.smk"
 include: "workflow/rules/explain.smk"
 
 
+# One run at a time in a working directory (profiles/default sets nolock): an flock on
+# results/.lock, taken only by a run that executes jobs (never -n, --lint, --report or a cluster
+# job's own process), and released by the kernel when the process ends, also after a SIGKILL.
+onstart:
+    from proxy_attention.runlock import take_run_lock
+
+    if workflow.is_main_process:
+        take_run_lock()
+
+
 rule all:
     default_target: True
     input:
