@@ -38,7 +38,8 @@ from proxy_attention.train.schedule import parse_schedule
 from proxy_attention.train.settings import finder_settings, train_settings
 
 # `lr: 1e-3` is a string to YAML 1.1 (PyYAML): numeric strings of number keys become numbers.
-with open(os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")) as fh:
+SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+with open(SCHEMA) as fh:
     coerce_numbers(config, yaml.safe_load(fh))
 validate(config, schema="../schemas/config.schema.yaml")
 try:
