@@ -46,6 +46,27 @@ include: "workflow/rules/plots.smk"
 include: "workflow/rules/explain.smk"
 
 
+# `snakemake --report` shows the files that exist: say on its first screen when runs.csv holds
+# other runs than the current config asks for (workflow/report/workflow.rst).
+if any(a == "--report" or a.startswith("--report=") for a in sys.argv):
+    from proxy_attention.report.staleness import run_key, stale_runs_message
+
+    config["_report_warning"] = stale_runs_message(
+        "results/summary/runs.csv",
+        {run_key(run) for w in fold_keys() for run in run_rounds(w)},
+    )
+
+
+# One run at a time in a working directory (profiles/default sets nolock): an flock on
+# results/.lock, taken only by a run that executes jobs (never -n, --lint, --report or a cluster
+# job's own process), and released by the kernel when the process ends, also after a SIGKILL.
+onstart:
+    from proxy_attention.runlock import take_run_lock
+
+    if workflow.is_main_process:
+        take_run_lock()
+
+
 rule all:
     default_target: True
     input:

@@ -85,7 +85,8 @@ def test_training_keys_fill_the_fields_of_the_same_name():
     s = train_settings(CONFIG, "resnet18", 3)
     assert s == {"batch_size": 64, "optimizer": "sgd", "scheduler": "step", "lr": 0.1, "hflip": True,
                  "model": "resnet18", "pretrained": "w.safetensors", "model_kwargs": {}, "augmentation": "none",
-                 "augmentation_options": {}, "img_size": 32, "seed": 3}
+                 "augmentation_options": {}, "img_size": 32, "seed": 3,
+                 "torch_threads": 1}  # torch_threads: the config's top-level key (default 1)
     t = TrainSettings(**s, num_classes=10, classes=[])
     assert (t.optimizer, t.scheduler) == ("sgd", "step")
 

@@ -84,3 +84,75 @@ def test_empty_folder_is_an_error(tmp_path, checkpoint, capsys):
     assert main(["predict", "--checkpoint", str(ckpt), "--images", str(tmp_path / "empty"),
                  "--out", str(tmp_path / "o")]) == 1
     assert "no image files" in capsys.readouterr().err
+
+
+def predict_error(tmp_path, capsys, checkpoint, images, out=None) -> str:
+    assert main(["predict", "--checkpoint", str(checkpoint), "--images", str(images),
+                 "--out", str(out or tmp_path / "o"), "--device", "cpu"]) == 1
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["state_dict", "model_only", "csv"])
+def test_a_file_that_is_not_a_workflow_checkpoint_is_named(tmp_path, checkpoint, folder, capsys, kind):
+    ckpt, model = checkpoint
+    bad = tmp_path / f"{kind}.pt"
+    if kind == "csv":
+        bad.write_text("file,predicted\na.png,cat\n")
+    else:
+        sd = model.state_dict()
+        torch.save(sd if kind == "state_dict" else {"model": sd}, bad)
+    err = predict_error(tmp_path, capsys, bad, folder)
+    assert f"{bad} is not a checkpoint of this workflow" in err, err
+    assert "round<r>/checkpoint.pt" in err and "Traceback" not in err
+
+
+def test_a_truncated_checkpoint_is_named_with_the_command_that_rebuilds_it(tmp_path, checkpoint, folder, capsys):
+    ckpt, _ = checkpoint
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 2])
+    err = predict_error(tmp_path, capsys, ckpt, folder)
+    assert f"checkpoint {ckpt} is damaged" in err and f"snakemake --cores 1 --force {ckpt}" in err, err
+
+
+def test_a_damaged_checkpoint_is_caught_by_its_recorded_checksum(tmp_path, checkpoint):
+    from proxy_attention import atomic
+    from proxy_attention.errors import CheckpointError
+    from proxy_attention.models import load_checkpoint
+
+    ckpt, _ = checkpoint
+    path = tmp_path / "run" / "checkpoint.pt"
+    atomic.torch_save(path, torch.load(ckpt, weights_only=False), checksum=True)
+    assert (tmp_path / "run" / "checkpoint.pt.sha256").exists()
+    load_checkpoint(path)  # intact: loads
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # one flipped byte inside a tensor: torch alone would load it
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="does not match the checksum recorded when it was written"):
+        load_checkpoint(path)
+
+
+def test_a_missing_images_folder_says_it_does_not_exist(tmp_path, checkpoint, capsys):
+    ckpt, _ = checkpoint
+    err = predict_error(tmp_path, capsys, ckpt, tmp_path / "nowhere")
+    assert f"the --images folder {tmp_path / 'nowhere'} does not exist" in err, err
+
+
+def test_a_missing_checkpoint_says_it_does_not_exist(tmp_path, folder, capsys):
+    err = predict_error(tmp_path, capsys, tmp_path / "none.pt", folder)
+    assert f"checkpoint {tmp_path / 'none.pt'} does not exist" in err, err
+
+
+def test_out_inside_images_never_reads_its_own_overlays(tmp_path, checkpoint, folder):
+    ckpt, _ = checkpoint
+    out = folder / "predicted"
+    for _ in range(2):
+        assert main(["predict", "--checkpoint", str(ckpt), "--images", str(folder), "--out", str(out),
+                     "--device", "cpu"]) == 0
+    table = pd.read_csv(out / "predictions.csv")
+    assert len(table) == 4 and not table["file"].str.startswith("predicted").any()
+
+
+def test_out_holding_the_images_is_refused(tmp_path, checkpoint, folder, capsys):
+    ckpt, _ = checkpoint
+    err = predict_error(tmp_path, capsys, ckpt, folder, out=folder)
+    assert "would hold the --images folder" in err, err

@@ -97,3 +97,16 @@ def test_one_by_one_feature_map_is_refused(tmp_path):
     with pytest.raises(CamError, match="1x1 feature map"):
         step(ckpt, x, y, tmp_path / "p")
     assert not (tmp_path / "p" / "manifest.csv").exists()
+
+
+def test_a_truncated_checkpoint_names_the_file_and_the_rebuild(tmp_path):
+    """A training round records its checkpoint's checksum; a truncated file (a full disk, a copy cut
+    off) stops the next step with the file's name and the command that rebuilds it, not torch's
+    "PytorchStreamReader failed reading zip archive"."""
+    from proxy_attention.errors import CheckpointError
+
+    ckpt, x, y = make_checkpoint(tmp_path, size=32, n=12)
+    assert ckpt.with_name(ckpt.name + ".sha256").exists()
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match=f"checkpoint {ckpt} is damaged.*snakemake --cores 1 --force {ckpt}"):
+        step(ckpt, x, y, tmp_path / "proxy1")

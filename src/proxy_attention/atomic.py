@@ -7,6 +7,8 @@ then renamed into place with :func:`os.replace`, which is atomic on POSIX.
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import json
 import os
 import shutil
@@ -29,19 +31,62 @@ def _tmp_name(path: Path) -> Path:
     return Path(tmp)
 
 
+# Below this many free bytes a failed write is taken for a full disk: torch's zip writer reports
+# one as RuntimeError "unexpected pos ... vs ..." / "file write failed", never with ENOSPC.
+LOW_SPACE = 1 << 20
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def disk_full_error(path: Path, exc: BaseException):
+    """A DiskFullError naming ``path`` when ``exc`` came from a full disk (its errno, or a writer's
+    error while almost no space is left), else None. Call before removing the partial file."""
+    from proxy_attention.errors import DiskFullError
+
+    if not isinstance(exc, (OSError, RuntimeError)):
+        return None
+    full_errno = isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS
+    free = _free_bytes(path.parent)
+    if not full_errno and (free is None or free >= LOW_SPACE):
+        return None
+    what = "disk quota exceeded" if isinstance(exc, OSError) and exc.errno == errno.EDQUOT else \
+        "no space left on device"
+    free_text = f"{free / 2**20:.1f} MiB free" if free is not None else "free space unknown"
+    err = DiskFullError(f"{what} writing {path} ({free_text} in {path.parent}; the partial file was removed): "
+                        f"free space there and rerun the same command [{type(exc).__name__}: {str(exc)[:200]}]")
+    err.errno, err.filename = errno.ENOSPC, str(path)
+    return err
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` on success.
 
-    On an exception the temporary file is removed and ``path`` is untouched.
+    On an exception the temporary file is removed and ``path`` is untouched; a full disk is
+    raised as :class:`~proxy_attention.errors.DiskFullError` ("no space left on device" and the path).
     """
     path = Path(path)
-    tmp = _tmp_name(path)
+    try:
+        tmp = _tmp_name(path)
+    except OSError as e:
+        full = disk_full_error(path, e)
+        if full:
+            raise full from e
+        raise
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
+        full = disk_full_error(path, e)
         tmp.unlink(missing_ok=True)
+        if full:
+            raise full from e
         raise
 
 
@@ -57,8 +102,11 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
+        full = disk_full_error(path, e)
         shutil.rmtree(tmp, ignore_errors=True)
+        if full:
+            raise full from e
         raise
 
 
@@ -77,8 +125,29 @@ def write_csv(path: str | os.PathLike, df) -> None:
         df.to_csv(tmp, index=False)
 
 
-def torch_save(path: str | os.PathLike, obj) -> None:
+def checksum_file(path: str | os.PathLike) -> Path:
+    """The sidecar ``<file>.sha256`` beside a file written with ``torch_save(..., checksum=True)``."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def torch_save(path: str | os.PathLike, obj, checksum: bool = False) -> None:
+    """``torch.save`` atomically; with ``checksum``, record its SHA-256 in ``<file>.sha256``, which
+    :func:`proxy_attention.models.load_checkpoint` checks (a truncated or damaged file is named)."""
     import torch
 
+    sidecar = checksum_file(path)
+    sidecar.unlink(missing_ok=True)  # never a stale checksum beside a new file
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+        digest = file_sha256(tmp) if checksum else None
+    if digest:
+        write_text(sidecar, f"{digest}  {Path(path).name}\n")

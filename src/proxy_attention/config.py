@@ -9,6 +9,7 @@ values, and stop the workflow before any job runs.
 from __future__ import annotations
 
 import itertools
+import re
 
 import pandas as pd
 
@@ -28,6 +29,47 @@ PROXY_GRID_KEYS = [
 ]
 
 
+
+# A number as YAML 1.2 writes it. PyYAML reads YAML 1.1, where a float needs a dot and a signed
+# exponent: `1e-3` and `1.0e5` are strings, and `lr: 1e-3` failed the schema with no hint.
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _number_types(schema: dict) -> set[str]:
+    types = schema.get("type", [])
+    types = {types} if isinstance(types, str) else set(types)
+    for alt in schema.get("oneOf", []) + schema.get("anyOf", []):
+        types |= _number_types(alt)
+    return types & {"number", "integer"}
+
+
+def _coerce(value, schema: dict):
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        types = _number_types(schema)
+        if "number" in types:
+            return float(value)
+        if "integer" in types and float(value).is_integer():
+            return int(float(value))
+        return value
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for k, v in value.items():
+            sub = props.get(k, extra if isinstance(extra, dict) else None)
+            if sub is not None:
+                value[k] = _coerce(v, sub)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        value[:] = [_coerce(v, schema["items"]) for v in value]
+    return value
+
+
+def coerce_numbers(config: dict, schema: dict) -> dict:
+    """Turn numeric strings of number-typed keys into numbers, in place, before validation.
+
+    PyYAML (YAML 1.1) reads ``lr: 1e-3`` as the string ``"1e-3"``; the schema then refused it
+    with "'1e-3' is not of type 'number'". Only keys the schema types as numbers are touched.
+    """
+    return _coerce(config, schema)
 
 
 def check_config(config: dict, check_models: bool = True) -> None:
@@ -55,6 +97,8 @@ def check_config(config: dict, check_models: bool = True) -> None:
                 check_model_name(name)
             except ModelError as e:
                 raise ConfigError(f"config key {e}") from None
+        for name in config["models"]:
+            check_model_at_size(config, name)
     for key in ("pretrained", "model_kwargs"):
         unknown = sorted(set(config.get(key) or {}) - set(config["models"]))
         if unknown:
@@ -72,9 +116,99 @@ def check_config(config: dict, check_models: bool = True) -> None:
         from proxy_attention.errors import DataError
 
         try:
-            dataset_type(name, opts)
+            kind = dataset_type(name, opts)
         except DataError as e:
             raise ConfigError(f"config key 'datasets.{name}': {e}") from None
+        if kind == "folder":
+            _check_folder(name, (opts or {}).get("path"))
+
+
+def _check_folder(name: str, path) -> None:
+    """A folder dataset's ``path`` must exist when the workflow loads, not when its first job runs."""
+    from pathlib import Path
+
+    if not path:
+        raise ConfigError(f"config key 'datasets.{name}.path': a folder dataset needs the path of its class folders")
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise ConfigError(f"config key 'datasets.{name}.path': the folder {path} {what} "
+                          f"(relative paths start in the working directory {Path.cwd()})")
+
+
+def check_model_at_size(config: dict, name: str) -> None:
+    """What otherwise fails hours later, in a job: ``cam_target_layer`` naming a module the model
+    lacks (found in the first proxy step), a ViT/Swin built for 224 px trained at ``img_size``
+    without ``model_kwargs`` (``AssertionError: Input height (32) doesn't match model (224)`` in
+    round 0); a CAM layer whose map is 1x1 is a warning. The model is built on the meta device (no weights, no
+    memory; about 0.1 s) and run on one meta image of ``img_size``.
+    """
+    import difflib
+
+    import timm
+    import torch
+
+    from proxy_attention.errors import CamError
+    from proxy_attention.models import cam_target
+
+    size = int(config["img_size"])
+    kwargs = dict((config.get("model_kwargs") or {}).get(name) or {})
+    kwargs_hint = f"model_kwargs: {{{name}: {{img_size: {size}}}}}"
+    try:
+        with torch.device("meta"):
+            model = timm.create_model(name, pretrained=False, num_classes=2, **kwargs)
+    except TypeError as e:
+        raise ConfigError(f"config key 'model_kwargs.{name}': not accepted by timm: {e}") from None
+    except Exception:  # noqa: BLE001 - a model that cannot be built on meta is checked by its job
+        return
+    layer_name = (config.get("cam_target_layer") or {}).get(name)
+    if layer_name:
+        names = [n for n, _ in model.named_modules() if n]
+        if layer_name not in names:
+            close = difflib.get_close_matches(layer_name, names, n=5, cutoff=0.5)
+            hint = f"; did you mean one of {close}?" if close else f"; its top-level modules are {[n for n in names if '.' not in n]}"
+            raise ConfigError(f"config key 'cam_target_layer.{name}': '{layer_name}' is not a module of {name}{hint}")
+    for mod_name, mod in model.named_modules():
+        built = getattr(mod, "img_size", None)
+        if getattr(mod, "strict_img_size", False) and built is not None and tuple(built) != (size, size):
+            raise ConfigError(
+                f"model '{name}' is built for {tuple(built)[0]}x{tuple(built)[1]} px images ({mod_name or 'model'}."
+                f"img_size) but img_size is {size}; build it for {size} px with `{kwargs_hint}` in the config "
+                "(a ViT may also want a smaller patch_size)")
+    try:
+        layer_name, layer, reshape = cam_target(model, layer_name)
+    except CamError as e:
+        raise ConfigError(f"config key 'cam_target_layer.{name}': {e}") from None
+    seen = {}
+    handle = layer.register_forward_hook(lambda m, i, out: seen.setdefault("out", out[0] if isinstance(out, (tuple, list)) else out))
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.empty(1, 3, size, size, device="meta"))
+    except AssertionError as e:
+        raise ConfigError(f"model '{name}' cannot take {size} px images: {e}; build it for img_size {size} with "
+                          f"`{kwargs_hint}` in the config") from None
+    except Exception:  # noqa: BLE001 - an op without a meta kernel: the job checks it
+        return
+    finally:
+        handle.remove()
+    act = seen.get("out")
+    if act is not None and reshape is not None:
+        try:
+            act = reshape(act)
+        except Exception:  # noqa: BLE001
+            return
+    needs_cams = config.get("explain", {}).get("enabled", False) or any(
+        parse_schedule(spec).n_proxy_steps for spec in config["schedules"])
+    if needs_cams and act is not None and act.ndim == 4 and act.shape[-2] * act.shape[-1] <= 1:
+        # a warning only: a run of the data steps alone, or of round 0, is still fine; the proxy
+        # step and explain jobs refuse it (proxy_attention.proxy.cams.check_cam_grid)
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "config key 'cam_target_layer.%s': layer '%s' has a %dx%d feature map at img_size %d, so every CAM "
+            "is constant and the proxy steps and explain scores will refuse it; use a larger img_size or set "
+            "an earlier layer", name, layer_name, act.shape[-2], act.shape[-1], size)
 
 
 def proxy_grid(proxy: dict) -> pd.DataFrame:

@@ -13,12 +13,23 @@ class ScheduleError(ValueError):
     """A schedule such as ``[2, p, 2]`` is malformed."""
 
 
+class DiskFullError(OSError):
+    """An artifact could not be written: no space left on device (the message names the path)."""
+
+    def __str__(self) -> str:  # the message, not OSError's "[Errno 28] ...: 'path'"
+        return str(self.args[0]) if self.args else super().__str__()
+
+
 class DataError(ValueError):
     """A dataset, archive or image cannot be used (the message names the file)."""
 
 
 class ModelError(ValueError):
     """A model name, checkpoint or pretrained-weights file cannot be used."""
+
+
+class CheckpointError(ModelError):
+    """A file given as a checkpoint is missing, damaged, or not a checkpoint of this workflow."""
 
 
 class CamError(RuntimeError):

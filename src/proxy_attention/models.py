@@ -16,7 +16,8 @@ import timm
 import torch
 from torch import nn
 
-from proxy_attention.errors import ModelError
+from proxy_attention.atomic import checksum_file, file_sha256
+from proxy_attention.errors import CheckpointError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +130,56 @@ def freeze_backbone(model: nn.Module, frozen: bool) -> int:
     return n
 
 
+# The keys every checkpoint of the workflow holds (Trainer.state); predict, proxy steps and
+# explain scores need them.
+CHECKPOINT_KEYS = ("model", "model_name", "num_classes", "classes", "img_size", "mean", "std")
+WHERE_CHECKPOINTS_ARE = (
+    "a checkpoint of this workflow is the checkpoint.pt of a training round, "
+    "results/runs/<dataset>/<model>/<schedule>/<protocol>/seed<S>/fold<F>/.../round<r>/checkpoint.pt"
+)
+
+
+def rebuild_hint(path: str | Path) -> str:
+    """How to rebuild a damaged file of the workflow (Snakemake sees a file that exists as done)."""
+    return (f"rebuild it with `snakemake --cores 1 --force {path}` (or delete it and run snakemake "
+            "again); the jobs that read it rerun after it")
+
+
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    return torch.load(path, map_location=map_location, weights_only=False)
+    """A checkpoint of the workflow, checked: it exists, matches the checksum recorded when it was
+    written (``<file>.sha256``, :func:`proxy_attention.atomic.torch_save`), loads, and holds
+    :data:`CHECKPOINT_KEYS`. Otherwise a :class:`CheckpointError` that names the file and, for a
+    damaged one, the command that rebuilds it (torch's own "PytorchStreamReader failed reading
+    zip archive" named neither).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist" + ("" if not path.exists() else " as a file"))
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    sidecar = checksum_file(path)
+    if sidecar.exists():
+        expected = sidecar.read_text().split()[0] if sidecar.read_text().strip() else ""
+        if expected and file_sha256(path) != expected:
+            raise CheckpointError(
+                f"checkpoint {path} is damaged: its content does not match the checksum recorded when it "
+                f"was written ({sidecar.name}; truncated, or overwritten since); {rebuild_hint(path)}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as e:  # noqa: BLE001 - torch raises RuntimeError, UnpicklingError, EOFError, ...
+        if head == b"PK\x03\x04":  # a torch zip file that does not load: truncated or damaged
+            raise CheckpointError(f"checkpoint {path} is damaged ({type(e).__name__}: {e}); "
+                                  f"{rebuild_hint(path)}") from None
+        raise CheckpointError(f"{path} is not a checkpoint of this workflow (torch cannot load it: "
+                              f"{type(e).__name__}: {str(e)[:200]}); {WHERE_CHECKPOINTS_ARE}") from None
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        what = "a plain state_dict" if isinstance(ckpt, dict) and all(
+            isinstance(v, torch.Tensor) for v in ckpt.values()) else f"a {type(ckpt).__name__}"
+        keys = f" with keys {sorted(map(str, ckpt))[:8]}" if isinstance(ckpt, dict) else ""
+        raise CheckpointError(f"{path} is not a checkpoint of this workflow: it is {what}{keys}, without "
+                              f"{missing}; {WHERE_CHECKPOINTS_ARE}")
+    return ckpt
 
 
 def model_from_checkpoint(ckpt: dict) -> nn.Module:

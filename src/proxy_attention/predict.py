@@ -35,11 +35,28 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
 
-def find_images(folder: Path) -> list[Path]:
+def find_images(folder: Path, exclude: Path | None = None) -> list[Path]:
+    """The image files under ``folder``, recursively; none under ``exclude`` (the output folder)."""
+    if not folder.exists():
+        raise FileNotFoundError(f"the --images folder {folder} does not exist")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--images {folder} is not a folder")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if exclude is not None:
+        files = [p for p in files if not p.resolve().is_relative_to(exclude.resolve())]
     if not files:
         raise FileNotFoundError(f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) under {folder}")
     return files
+
+
+def check_out_dir(images: Path, out_dir: Path) -> Path | None:
+    """Refuse an output folder that holds the images; return it when it lies inside them (its
+    overlays are then left out of the search, so a second run never predicts its own CAMs)."""
+    img, out = images.resolve(), out_dir.resolve()
+    if img == out or img.is_relative_to(out):
+        raise ValueError(f"--out {out_dir} would hold the --images folder {images}: its cams/ and predictions.csv "
+                         "would mix with the images; choose a folder outside it")
+    return out_dir if out.is_relative_to(img) else None
 
 
 def predict_folder(
@@ -54,6 +71,10 @@ def predict_folder(
     cams: bool = True,
 ) -> pd.DataFrame:
     images, out_dir = Path(images), Path(out_dir)
+    inside = check_out_dir(images, out_dir)
+    files = find_images(images, exclude=inside)
+    if inside is not None:
+        log.info("leaving out %s (the output folder, inside --images) from the images", out_dir)
     dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint, map_location=dev)
     model = model_from_checkpoint(ckpt).to(dev).float().eval()
@@ -61,7 +82,6 @@ def predict_folder(
     classes, size = list(ckpt["classes"]), int(ckpt["img_size"])
     k = min(top_k, len(classes))
 
-    files = find_images(images)
     arrays, ok, problems = [], [], {}
     for f in files:
         try:

@@ -2,12 +2,14 @@
 # Target lists: targets.smk. Path arithmetic: proxy_attention.paths; the settings a job gets
 # from the config: proxy_attention.train.settings and proxy_attention.config.
 
+import yaml
 from snakemake.iocontainers import Wildcards
 from snakemake.utils import Paramspace, validate
 
 from proxy_attention.config import (
     PROXY_GRID_KEYS,
     check_config,
+    coerce_numbers,
     explain_settings,
     folds_to_run,
     proxy_config_name,
@@ -36,6 +38,10 @@ from proxy_attention.paths import (
 from proxy_attention.train.schedule import parse_schedule
 from proxy_attention.train.settings import finder_settings, train_settings
 
+# `lr: 1e-3` is a string to YAML 1.1 (PyYAML): numeric strings of number keys become numbers.
+SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+with open(SCHEMA) as fh:
+    coerce_numbers(config, yaml.safe_load(fh))
 validate(config, schema="../schemas/config.schema.yaml")
 try:
     check_config(config)
@@ -63,6 +69,11 @@ GALLERY = f"{FIGURES}/gallery/{paramspace.wildcard_pattern}.png"
 REFERENCE_METHODS = ["baseline", "baseline_matched"]
 # The data steps whose benchmark files the runtime figure shows, besides every round kind.
 DATA_STEPS = ("prepare_dataset", "index_dataset", "split_dataset", "cache_images")
+# torch.set_num_threads of every job that computes: a param (a change reruns them), never
+# snakemake.threads, which Snakemake scales down to --cores (and the numbers with it).
+TORCH_THREADS = config["torch_threads"]
+# The cores the scheduler reserves for such a job: at least its torch threads.
+COMPUTE_THREADS = max(config["threads"], TORCH_THREADS)
 # Every heavy job (training, proxy step, explanations, batch size finder) asks for these.
 HEAVY = dict(
     mem_mb=config["resources"]["mem_mb"],

@@ -16,13 +16,14 @@ rule explain_baseline:
         benchmark_path("explain", f"{RUN}/baseline")
     conda:
         ENV
-    threads: config["threads"]
+    threads: COMPUTE_THREADS
     resources:
         **HEAVY,
     params:
         settings=explain_params,
         seed=config["seed"],
         device=config["training"]["device"],
+        torch_threads=TORCH_THREADS,
     script:
         "../scripts/explain.py"
 

@@ -15,7 +15,7 @@ rule proxy_step:
         benchmark_path("proxy", f"{PROXY_RUN}/proxy{{round}}")
     conda:
         ENV
-    threads: config["threads"]
+    threads: COMPUTE_THREADS
     resources:
         **HEAVY,
     params:
@@ -24,5 +24,6 @@ rule proxy_step:
         cam_target_layer=lambda w: config["cam_target_layer"].get(w.model),
         batch_size=config["proxy"]["batch_size"],
         device=config["training"]["device"],
+        torch_threads=TORCH_THREADS,
     script:
         "../scripts/proxy_step.py"

@@ -21,7 +21,7 @@ rule train_round0:
         benchmark_path("train", f"{RUN}/round0")
     conda:
         ENV
-    threads: config["threads"]
+    threads: COMPUTE_THREADS
     resources:
         **HEAVY,
     params:
@@ -95,12 +95,13 @@ rule find_batch_size:
         log_path("find_batch_size", "{model}_{size}px_{device}"),
     conda:
         ENV
-    threads: config["threads"]
+    threads: COMPUTE_THREADS
     resources:
         **HEAVY,
     params:
         settings=batch_size_settings,
         device=config["training"]["device"],
         max_batch_size=config["training"]["max_batch_size"],
+        torch_threads=TORCH_THREADS,
     script:
         "../scripts/find_batch_size.py"

@@ -17,5 +17,5 @@ explain_checkpoint(
     out_csv=snakemake.output.csv,
     out_npz=snakemake.output.cams,
     device=p.device,
-    threads=snakemake.threads,
+    threads=p.torch_threads,  # the config's torch_threads, not --cores
 )

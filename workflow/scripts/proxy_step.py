@@ -28,5 +28,5 @@ run_proxy_step(
     round_=p.round,
     out_dir=Path(snakemake.output.manifest).parent,
     device=p.device,
-    threads=snakemake.threads,
+    threads=p.torch_threads,  # the config's torch_threads, not --cores
 )

@@ -37,7 +37,7 @@ train_round(
     out_metrics=snakemake.output.metrics,
     out_epochs=snakemake.output.epochs,
     run_info=snakemake.params.run_info,
-    threads=snakemake.threads,
+    threads=settings.torch_threads,  # the config's torch_threads, not --cores
     search=search,
 )
 write_record(snakemake.output.train_set, record)

@@ -47,6 +47,7 @@ class TrainSettings:
     augmentation: str = "none"  # a name of proxy_attention.augment.registry.AUGMENTATIONS
     augmentation_options: dict = field(default_factory=dict)  # that method's parameters
     saliency_layer: str | None = None  # CAM target layer of the saliency-guided methods (None: the model's default)
+    torch_threads: int = 1  # torch.set_num_threads: CPU results depend on it, never on Snakemake's --cores
     extra: dict = field(default_factory=dict)
 
     def fingerprint(self) -> str:
@@ -83,7 +84,7 @@ def train_settings(config: dict, model: str, seed: int, augmentation: str = "non
     ``classes`` come from the data."""
     training = {k: v for k, v in config["training"].items() if k in TRAIN_FIELDS}
     return {**training, **model_settings(config, model), **augmentation_settings(config, model, augmentation),
-            "img_size": config["img_size"], "seed": int(seed)}
+            "img_size": config["img_size"], "seed": int(seed), "torch_threads": int(config.get("torch_threads", 1))}
 
 
 def finder_settings(config: dict, model: str, img_size: int) -> dict:

@@ -406,7 +406,7 @@ def train_round(
                                                trainer.normalize, settings.eval_batch_size, trainer.device)
         log.info("recorded the predictions on %d training images for the next proxy step (%.1fs)",
                  len(search["rows"]), time.time() - ts)
-    atomic.torch_save(out_ckpt, state)
+    atomic.torch_save(out_ckpt, state, checksum=True)  # <file>.sha256: load_checkpoint names a damaged file
     atomic.write_csv(out_epochs, epochs)
     atomic.write_json(out_metrics, metrics)
     resume_path.unlink(missing_ok=True)

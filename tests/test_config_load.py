@@ -1,0 +1,101 @@
+"""Config mistakes caught when the workflow loads, not hours later in a job."""
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+from conftest import REPO
+from snakemake.utils import validate
+
+from proxy_attention.config import coerce_numbers
+
+SCHEMA_PATH = REPO / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = yaml.safe_load(SCHEMA_PATH.read_text())
+DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def loaded(text: str) -> dict:
+    """The default config with ``text`` (YAML) merged into its top level, as PyYAML reads it."""
+    config = copy.deepcopy(DEFAULT)
+    config.update(yaml.safe_load(text))
+    return config
+
+
+# --- 12: `lr: 1e-3` is a string to PyYAML ---
+
+def test_yaml_reads_exponents_without_a_dot_as_strings():
+    assert yaml.safe_load("lr: 1e-3") == {"lr": "1e-3"}  # the fault: YAML 1.1
+
+
+def test_numeric_strings_of_number_keys_become_numbers():
+    config = loaded("training: {lr: 1e-3, weight_decay: 5e-5, min_lr: 1E-7}\n"
+                    "test_fraction: 2e-1\nproxy: {proxy_threshold: [5e-1, 0.7], cam_method: [gradcam]}\n"
+                    "folds: 3e0\nmodels: ['1e3']")
+    coerce_numbers(config, SCHEMA)
+    validate(config, str(SCHEMA_PATH))
+    assert config["training"]["lr"] == 0.001 and config["training"]["weight_decay"] == 5e-5
+    assert config["training"]["min_lr"] == 1e-7 and config["test_fraction"] == 0.2
+    assert config["proxy"]["proxy_threshold"] == [0.5, 0.7]
+    assert config["folds"] == 3 and isinstance(config["folds"], int)
+    assert config["models"] == ["1e3"]  # a string key stays a string
+
+
+def test_the_workflow_accepts_lr_1e_3(tmp_path):
+    text = (REPO / "tests/configs/tiny.yaml").read_text().replace("training:\n", "training:\n  lr: 1e-3\n")
+    assert "lr: 1e-3" in text
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
+                           str(tmp_path / "w"), "--configfile", str(cfg), "--cores", "1", "-n", "--quiet", "all"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+# --- 11: mistakes found hours later in a job, now when the workflow loads ---
+
+def checked(text: str):
+    from proxy_attention.config import check_config
+
+    config = loaded(text)
+    coerce_numbers(config, SCHEMA)
+    validate(config, str(SCHEMA_PATH))
+    check_config(config)
+
+
+def test_a_cam_target_layer_the_model_lacks_is_refused():
+    from proxy_attention.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"'cam_target_layer.resnet18': 'layer5' is not a module of resnet18; "
+                                          r"did you mean one of \['layer4'"):
+        checked("cam_target_layer: {resnet18: layer5}")
+
+
+@pytest.mark.parametrize("model", ["vit_tiny_patch16_224", "swin_tiny_patch4_window7_224"])
+def test_a_transformer_at_another_img_size_points_at_model_kwargs(model):
+    from proxy_attention.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"built for 224x224 px.*img_size is 32.*model_kwargs: \{{{model}: "
+                                          r"\{img_size: 32\}\}"):
+        checked(f"models: [{model}]\ncam_target_layer: {{}}")
+    fix = "patch_size: 8}}" if "vit" in model else "window_size: 4}}\ncam_target_layer: {%s: layers.2}" % model
+    checked(f"models: [{model}]\ncam_target_layer: {{}}\nmodel_kwargs: {{{model}: {{img_size: 32, {fix}")
+
+
+def test_a_one_by_one_cam_layer_is_a_warning_when_the_workflow_loads(caplog):
+    """A warning, not an error: running only the data steps (or round 0) with it is fine."""
+    checked("cam_target_layer: {resnet18: layer4}")
+    assert "'layer4' has a 1x1 feature map at img_size 32" in caplog.text
+
+
+def test_a_folder_dataset_that_does_not_exist_is_refused(tmp_path, image_folder):
+    from proxy_attention.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"'datasets.mine.path': the folder {tmp_path / 'nope'} does not exist"):
+        checked(f"datasets: {{mine: {{type: folder, path: {tmp_path / 'nope'}}}}}")
+    checked(f"datasets: {{mine: {{type: folder, path: {image_folder}}}}}")
+
+
+def test_the_default_config_passes():
+    checked("{}")

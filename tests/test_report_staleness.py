@@ -1,0 +1,76 @@
+"""A report of an out-of-date workflow says so on its first screen.
+
+After a config change, `snakemake --report` showed the old runs.csv's numbers as the answer
+while `snakemake -n` listed the jobs still to run.
+"""
+
+import jinja2
+import pandas as pd
+from conftest import REPO
+
+from proxy_attention.report.staleness import RUN_KEY, run_key, stale_runs_message
+
+CONFIG = "cam_method~gradcam/proxy_threshold~0.5"
+
+
+def runs(models, seeds=(0,), folds=(0, 1)):
+    infos = []
+    for model in models:
+        for seed in seeds:
+            for fold in folds:
+                for method, config in [("baseline", "none"), ("proxy", CONFIG)]:
+                    infos.append({"dataset": "digits", "model": model, "schedule": "3p3", "protocol": "honest",
+                                  "seed": seed, "fold": fold, "method": method, "config": config})
+    return infos
+
+
+def write_runs(tmp_path, infos):
+    rows = [{**i, "round": r, "test_acc": 0.9} for i in infos for r in (0, 1)]
+    path = tmp_path / "runs.csv"
+    pd.DataFrame(rows)[list(RUN_KEY) + ["round", "test_acc"]].to_csv(path, index=False)
+    return path
+
+
+def test_matching_runs_give_no_warning(tmp_path):
+    path = write_runs(tmp_path, runs(["resnet18"]))
+    assert stale_runs_message(path, {run_key(i) for i in runs(["resnet18"])}) == ""
+
+
+def test_a_config_change_is_named(tmp_path):
+    path = write_runs(tmp_path, runs(["resnet18"]))
+    msg = stale_runs_message(path, {run_key(i) for i in runs(["resnet18", "resnet10t"], seeds=(0, 1))})
+    assert msg.startswith("OUT OF DATE") and "12 of the 16 runs the current config asks for are not in it" in msg
+    assert "resnet10t" in msg and "rebuild the report" in msg
+    msg = stale_runs_message(path, {run_key(i) for i in runs(["resnet10t"])})
+    assert "4 runs in it are not in the current config" in msg
+
+
+def test_no_runs_csv_leaves_the_no_comparison_yet_text(tmp_path):
+    assert stale_runs_message(tmp_path / "runs.csv", set()) == ""
+
+
+def render_description(config: dict) -> str:
+    class Snakemake:
+        pass
+
+    Snakemake.config = config
+    text = (REPO / "workflow" / "report" / "workflow.rst").read_text()
+    return jinja2.Environment().from_string(text).render(snakemake=Snakemake, files=[], categories={})
+
+
+def test_the_warning_comes_first_in_the_report():
+    import yaml
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config.update({"pretrained": {}, "model_kwargs": {}, "run_folds": "all"})
+    config["training"].setdefault("batch_size", 64)
+    config["_report_warning"] = "OUT OF DATE: these results do not match the current config."
+    text = render_description(config)
+    assert ".. warning::" in text and text.index("OUT OF DATE") < text.index("What the pipeline did")
+    del config["_report_warning"]
+    assert ".. warning::" not in render_description(config)
+
+
+def test_the_snakefile_checks_when_it_makes_a_report():
+    text = (REPO / "Snakefile").read_text()
+    assert 'config["_report_warning"] = stale_runs_message(' in text
