@@ -13,14 +13,16 @@ from proxy_attention.report.staleness import RUN_KEY, run_key, stale_runs_messag
 CONFIG = "cam_method~gradcam/proxy_threshold~0.5"
 
 
-def runs(models, seeds=(0,), folds=(0, 1)):
+def runs(models, seeds=(0,), folds=(0, 1), augmentations=("none",)):
     infos = []
     for model in models:
-        for seed in seeds:
-            for fold in folds:
-                for method, config in [("baseline", "none"), ("proxy", CONFIG)]:
-                    infos.append({"dataset": "digits", "model": model, "schedule": "3p3", "protocol": "honest",
-                                  "seed": seed, "fold": fold, "method": method, "config": config})
+        for aug in augmentations:
+            for seed in seeds:
+                for fold in folds:
+                    for method, config in [("baseline", "none"), ("proxy", CONFIG)]:
+                        infos.append({"dataset": "digits", "model": model, "schedule": "3p3", "protocol": "honest",
+                                      "augmentation": aug, "seed": seed, "fold": fold, "method": method,
+                                      "config": config})
     return infos
 
 
@@ -74,3 +76,10 @@ def test_the_warning_comes_first_in_the_report():
 def test_the_snakefile_checks_when_it_makes_a_report():
     text = (REPO / "Snakefile").read_text()
     assert 'config["_report_warning"] = stale_runs_message(' in text
+
+
+def test_a_dropped_augmentation_arm_is_named(tmp_path):
+    path = write_runs(tmp_path, runs(["resnet18"], augmentations=("none", "cutmix")))
+    message = stale_runs_message(path, {run_key(i) for i in runs(["resnet18"])})
+    assert "OUT OF DATE" in message and "runs in it are not in the current config" in message
+    assert "cutmix" in message

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # What identifies a run in runs.csv (one row per round of it).
-RUN_KEY = ("dataset", "model", "schedule", "protocol", "seed", "fold", "method", "config")
+RUN_KEY = ("dataset", "model", "schedule", "protocol", "augmentation", "seed", "fold", "method", "config")
 
 
 def run_key(info: dict) -> tuple[str, ...]:
