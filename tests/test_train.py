@@ -121,3 +121,14 @@ def test_compile_and_staging_are_cuda_only(tmp_path, monkeypatch):
     train_round(settings(compile=True), parse_schedule("2"), 0, tiny_data(), None, d / "checkpoint.pt",
                 d / "metrics.json", d / "epochs.csv", threads=1)
     assert same_weights(eager / "checkpoint.pt", d / "checkpoint.pt")
+
+
+def test_a_truncated_resume_file_costs_only_its_epochs(tmp_path):
+    data = tiny_data()
+    clean, _ = run(tmp_path, "clean", "3", 0, data)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, "crash", "3", 0, data, stop_after_epochs=2)
+    resume = tmp_path / "crash" / "resume.pt"
+    resume.write_bytes(resume.read_bytes()[: resume.stat().st_size // 2])  # e.g. killed while writing
+    crashed, _ = run(tmp_path, "crash", "3", 0, data)
+    assert same_weights(clean / "checkpoint.pt", crashed / "checkpoint.pt")
