@@ -5,7 +5,8 @@ sub-packages follow the steps of the workflow's DAG, so the code of a rule is fo
 its folder:
 
 - :mod:`proxy_attention.data`      dataset -> index -> split -> image cache (``rules/data.smk``)
-- :mod:`proxy_attention.augment`   what is done to each training batch
+- :mod:`proxy_attention.augment`   what is done to each training batch: crop and flip, and the
+  augmentation arms (Mixup, CutMix, ..., SaliencyMix; docs/augmentations.md)
 - :mod:`proxy_attention.train`     training rounds, training sets, schedules (``rules/train.smk``)
 - :mod:`proxy_attention.proxy`     the proxy step: search, CAMs, proxy images (``rules/proxy.smk``)
 - :mod:`proxy_attention.analysis`  tables, statistics, the answer, audits, explanations
@@ -21,6 +22,7 @@ Shared by all of them:
 - :mod:`proxy_attention.errors`    the error types
 - :mod:`proxy_attention.atomic`    atomic writes of files and folders
 - :mod:`proxy_attention.logs`      a rule's log file
+- :mod:`proxy_attention.runlock`   one run at a time in a working directory (taken by the Snakefile)
 - :mod:`proxy_attention.cli`, :mod:`proxy_attention.predict`   the ``proxy-attention`` command
 """
 

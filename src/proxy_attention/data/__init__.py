@@ -6,4 +6,5 @@ before any model sees it.
 - :mod:`.split`      held-out test split plus stratified k folds, seeded
 - :mod:`.imagecache` every image decoded once into a uint8 array on disk
 - :mod:`.tensors`    a fold's images as uint8 NCHW tensors, proxy images, normalisation
+- :mod:`.duplicates` content hashes: exact-pixel and perceptual duplicates between test and training
 """
