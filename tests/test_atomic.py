@@ -69,3 +69,22 @@ def test_other_errors_with_space_left_are_not_called_a_full_disk(tmp_path):
             tmp.write_text("part")
             raise RuntimeError("boom")
     assert leftovers(tmp_path) == []
+
+
+def test_what_a_killed_writer_left_is_removed_by_the_next_write(tmp_path):
+    """SIGKILL runs no cleanup: the temporaries of a killed write are removed once the path is written."""
+    from proxy_attention.atomic import atomic_dir, write_text
+
+    target = tmp_path / "checkpoint.pt"
+    stale_file = tmp_path / ".checkpoint.pt.0y13mq15.tmp"
+    stale_file.write_bytes(b"half")
+    other = tmp_path / ".other.pt.abc.tmp"  # another file's temporary is not ours to remove
+    other.write_bytes(b"x")
+    write_text(target, "done")
+    assert target.read_text() == "done" and not stale_file.exists() and other.exists()
+    stale_dir = tmp_path / ".images.k2j3.tmp"
+    stale_dir.mkdir()
+    (stale_dir / "a.png").write_bytes(b"half")
+    with atomic_dir(tmp_path / "images") as d:
+        (d / "b.png").write_bytes(b"ok")
+    assert (tmp_path / "images" / "b.png").exists() and not stale_dir.exists()

@@ -7,6 +7,7 @@ then renamed into place with :func:`os.replace`, which is atomic on POSIX.
 from __future__ import annotations
 
 import contextlib
+import glob
 import errno
 import hashlib
 import json
@@ -64,6 +65,17 @@ def disk_full_error(path: Path, exc: BaseException):
     return err
 
 
+def remove_stale_temporaries(path: Path) -> None:
+    """Remove what writers of ``path`` killed mid-write (SIGKILL runs no cleanup) left beside it:
+    ``.<name>.*.tmp`` files and folders. Called once ``path`` is written, so nothing half-written
+    outlives the next successful write (one job writes a path at a time: Snakemake and the run lock)."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` on success.
@@ -82,6 +94,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+        remove_stale_temporaries(path)
     except BaseException as e:
         full = disk_full_error(path, e)
         tmp.unlink(missing_ok=True)
@@ -102,6 +115,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
+        remove_stale_temporaries(path)
     except BaseException as e:
         full = disk_full_error(path, e)
         shutil.rmtree(tmp, ignore_errors=True)
