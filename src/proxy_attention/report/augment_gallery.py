@@ -50,7 +50,9 @@ def augmentation_gallery(split_csv, cache_npy, augmentations, options, out, seed
                          label_smoothing: float = 0.0, checkpoint=None, saliency_layer=None, title: str = "") -> None:
     split = pd.read_csv(split_csv)
     cache = load_cache(cache_npy)
-    rows = fold_rows(split, 0)["train"][:n_images]
+    train = fold_rows(split, 0)["train"]
+    # spread over the (class-sorted) training part, so that mixed labels show two classes
+    rows = train[np.linspace(0, len(train) - 1, min(n_images, len(train))).astype(int)]
     classes = split.drop_duplicates("label_idx").sort_values("label_idx")["label"].astype(str).tolist()
     x = to_nchw(cache[rows]).float().div_(255)
     y = torch.from_numpy(split["label_idx"].to_numpy()[rows].astype(np.int64))
