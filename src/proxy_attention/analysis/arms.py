@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from proxy_attention.analysis.answer import pct
 from proxy_attention.analysis.stats import compare
 
 PLAIN = "none"
@@ -34,7 +35,6 @@ def _arm_runs(final: pd.DataFrame) -> pd.DataFrame:
     """``method`` becomes ``<augmentation>|<method>`` so that stats.compare can take any arm's run as reference."""
     out = final.copy()
     out["augmentation"] = out["augmentation"].fillna(PLAIN) if "augmentation" in out else PLAIN
-    out["arm_method"] = out["method"]
     out["method"] = out["augmentation"] + "|" + out["method"]
     return out.drop(columns=["augmentation"])
 
@@ -93,12 +93,6 @@ def arm_label(augmentation: str, method: str, config_label: str) -> str:
     return f"{x}, {method.replace('baseline_', '')} baseline {config_label}".strip()
 
 
-def _pct(x, signed=False) -> str:
-    if pd.isna(x):
-        return "n/a"
-    return f"{100 * x:+.1f}" if signed else f"{100 * x:.1f}"
-
-
 def arms_rst(table: pd.DataFrame) -> str:
     """The report's first-screen section on the augmentation arms: one RST table per group and question."""
     if table.empty:
@@ -118,12 +112,12 @@ def arms_rst(table: pd.DataFrame) -> str:
             for r in q.sort_values("mean_diff", ascending=False).itertuples():
                 run = arm_label(r.augmentation, r.method, labels.get(str(r.config), ""))
                 ref = arm_label(r.ref_augmentation, r.ref_method, "")
-                ci = f"{_pct(r.mean_diff, True)} [{_pct(r.ci_low, True)}, {_pct(r.ci_high, True)}]"
+                ci = f"{pct(r.mean_diff, True)} [{pct(r.ci_low, True)}, {pct(r.ci_high, True)}]"
                 p = "n/a" if pd.isna(r.t_p) else f"{r.t_p:.2g}"
                 steps = "n/a" if pd.isna(r.optimizer_steps) else f"{r.optimizer_steps:,.0f}"
                 seen = "n/a" if pd.isna(r.images_seen) else f"{r.images_seen:,.0f}"
                 job = "n/a" if pd.isna(r.job_s) else f"{r.job_s:,.0f}"
-                lines += [f"   * - {run}", f"     - {ref}", f"     - {_pct(r.mean)}", f"     - {ci}", f"     - {p}",
+                lines += [f"   * - {run}", f"     - {ref}", f"     - {pct(r.mean)}", f"     - {ci}", f"     - {p}",
                           f"     - {int(r.n_pairs) if pd.notna(r.n_pairs) else 0}", f"     - {seen}", f"     - {steps}",
                           f"     - {job}"]
             lines.append("")

@@ -8,16 +8,10 @@ from proxy_attention.augment.options import NAMES as METHODS  # noqa: F401  fixe
 NONE = "none"
 # Methods that need the model's own CAM of each batch (saliency-guided).
 SALIENCY_METHODS = frozenset({"saliencymix", "attentive_cutmix", "keepaugment"})
-# Methods whose targets are mixed labels (soft targets): their training accuracy is not reported.
-MIXING_METHODS = frozenset({"mixup", "cutmix", "saliencymix", "attentive_cutmix"})
 
 
 def needs_cam(name: str) -> bool:
     return name in SALIENCY_METHODS
-
-
-def mixes_labels(name: str) -> bool:
-    return name in MIXING_METHODS
 
 
 def arm_dir(name: str) -> str:

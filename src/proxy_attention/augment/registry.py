@@ -13,7 +13,6 @@ from typing import Any, Mapping, Optional
 from .base import BatchAugmentation
 from .erasing import Cutout, RandomErasing
 from .mixing import CutMix, MixUp
-from .names import mixes_labels
 from .options import DEFAULT_OPTIONS, validate_options
 from .policies import AugMix, RandAugment, TrivialAugment
 from .saliency import AttentiveCutMix, KeepAugment, SaliencyMix
@@ -55,7 +54,7 @@ def build_augmentation(
     cls = AUGMENTATIONS[name]
     if cls is None:
         return None
-    if mixes_labels(name):  # soft targets: num_classes and label smoothing
+    if cls.soft_targets:  # mixed labels: num_classes and label smoothing
         return cls(num_classes=num_classes, label_smoothing=label_smoothing, **full)
     if name == "random_erasing":
         return cls(mean=mean, std=std, **full)
