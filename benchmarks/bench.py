@@ -8,7 +8,9 @@
    bare batched CAM computation on the same images;
 3. `snakemake -n` time for a thesis-scale grid and for a no-op rerun when all is done;
 4. per-job start-up cost (imports, model build) and peak memory of a training job;
-5. training throughput of every augmentation arm against the plain epoch (same model, data, threads).
+5. training throughput of every augmentation arm against the plain epoch (same model, data, threads);
+6. start-up of each kind of job (training, proxy step, explain, table, plot, data): its script's
+   imports in a fresh interpreter, and which heavy libraries (torch, grad-cam, matplotlib...) it loads.
 
 Targets (2-core CPU): 1. >= 0.9, 2. >= 0.7, 3. each < 30 s, 5. tensor methods (mixup, cutmix,
 random_erasing) cost <= 20 %. Figures go to benchmarks/README.md.
@@ -236,6 +238,51 @@ def bench_startup(args) -> None:
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
 
 
+# The job kinds of the workflow and the script each runs (workflow/scripts/<name>.py).
+JOB_KINDS = {
+    "training": ["train_round"],
+    "proxy step": ["proxy_step"],
+    "explain": ["explain"],
+    "table": ["aggregate", "compare", "fold_summary", "leakage_audit"],
+    "plot": ["plot_test_accuracy", "plot_learning_curves", "plot_heatmap", "plot_runtime",
+             "plot_gallery", "explain_gallery"],
+    "data": ["index_dataset", "split_dataset", "cache_images"],
+}
+HEAVY_MODULES = ("torch", "torchvision", "timm", "pytorch_grad_cam", "cv2", "matplotlib", "seaborn",
+                 "pandas", "sklearn", "scipy")
+
+
+def script_imports(script: Path) -> str:
+    """The top-level import statements of a workflow script: what its job pays before any work."""
+    import ast
+
+    tree = ast.parse(script.read_text())
+    return "\n".join(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
+
+
+def bench_job_startup(args) -> None:
+    """6. Start-up of each kind of job: a fresh interpreter running its script's imports, best of 3."""
+    probe = (
+        "import sys, time\nt = time.perf_counter()\n{imports}\n"
+        "print(time.perf_counter() - t, ' '.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    print("6. job start-up by kind (python start + the script's imports, fresh interpreter, best of 3):")
+    for kind, scripts in JOB_KINDS.items():
+        for name in scripts:
+            code = probe.format(imports=script_imports(REPO / "workflow" / "scripts" / f"{name}.py"),
+                                heavy=HEAVY_MODULES)
+            best, loaded = float("inf"), ""
+            for _ in range(3):
+                t = time.perf_counter()
+                out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                                     check=True).stdout.split(maxsplit=1)
+                wall = time.perf_counter() - t
+                if wall < best:
+                    best, loaded = wall, (out[1].strip() if len(out) > 1 else "")
+            print(f"   {kind:10s} {name:22s} {best:5.2f} s  loads: {loaded or '-'}")
+
+
 def bench_augmentations(args) -> None:
     import torch
 
@@ -274,7 +321,7 @@ def main(argv=None) -> None:
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the best of each side counts")
     p.add_argument("--proxy-images", type=int, default=256)
     p.add_argument("--cam-layer", default=None, help="CAM target layer override (default: timm feature_info)")
-    p.add_argument("--only", nargs="*", choices=["train", "proxy", "dryrun", "startup", "augment"])
+    p.add_argument("--only", nargs="*", choices=["train", "proxy", "dryrun", "startup", "augment", "jobs"])
     p.add_argument("--augmentations", nargs="*", help="arms for step 5 (default: every method)")
     args = p.parse_args(argv)
     import torch
@@ -282,7 +329,7 @@ def main(argv=None) -> None:
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{args.threads} threads, python {platform.python_version()}")
     steps = {"train": bench_training, "proxy": bench_proxy, "dryrun": bench_dryrun, "startup": bench_startup,
-             "augment": bench_augmentations}
+             "augment": bench_augmentations, "jobs": bench_job_startup}
     for name in args.only or steps:
         steps[name](args)
 

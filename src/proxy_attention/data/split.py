@@ -17,7 +17,6 @@ import logging
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from proxy_attention.data.duplicates import lookalikes_of_test
 from proxy_attention.errors import DataError
@@ -30,6 +29,9 @@ TRAINVAL = "trainval"
 
 def make_split(index: pd.DataFrame, folds: int, seed: int, test_fraction: float) -> pd.DataFrame:
     """Return ``index`` with a ``split`` column (test/trainval) and a ``fold`` column (-1 for test)."""
+    # imported here: the training jobs read fold_rows only and must not pay for scikit-learn
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
     if folds < 2:
         raise DataError(f"folds must be at least 2, got {folds}")
     df = index.reset_index(drop=True).copy()
