@@ -262,10 +262,7 @@ def script_imports(script: Path) -> str:
 
 def bench_job_startup(args) -> None:
     """6. Start-up of each kind of job: a fresh interpreter running its script's imports, best of 3."""
-    probe = (
-        "import sys, time\nt = time.perf_counter()\n{imports}\n"
-        "print(time.perf_counter() - t, ' '.join(m for m in {heavy!r} if m in sys.modules))"
-    )
+    probe = "import sys\n{imports}\nprint(' '.join(m for m in {heavy!r} if m in sys.modules))"
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
     print("6. job start-up by kind (python start + the script's imports, fresh interpreter, best of 3):")
     for kind, scripts in JOB_KINDS.items():
@@ -276,10 +273,10 @@ def bench_job_startup(args) -> None:
             for _ in range(3):
                 t = time.perf_counter()
                 out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                                     check=True).stdout.split(maxsplit=1)
+                                     check=True).stdout.strip()
                 wall = time.perf_counter() - t
                 if wall < best:
-                    best, loaded = wall, (out[1].strip() if len(out) > 1 else "")
+                    best, loaded = wall, out
             print(f"   {kind:10s} {name:22s} {best:5.2f} s  loads: {loaded or '-'}")
 
 
