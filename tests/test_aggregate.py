@@ -53,6 +53,29 @@ def test_run_tables_adds_proxy_step_counts_and_job_times(tmp_path):
     assert epochs["val_acc"].tolist() == [0.5, 0.7] and set(epochs["config"]) == {"cam_method~gradcam"}
 
 
+def test_a_step_run_by_its_rounds_job_is_split_out_of_the_jobs_time(tmp_path):
+    # the workflow's train_proxy job runs proxy step 1 and then round 1: one benchmark file of 9 s,
+    # of which the step's stats.json says 2 s
+    info = {"dataset": "d", "model": "m", "schedule": "1p1", "seed": 0, "fold": 0}
+    write_round(tmp_path / "round0", 0, 0.5, {})
+    write_round(tmp_path / "p" / "round1", 1, 0.6, {})
+    step = tmp_path / "p" / "proxy1"
+    step.mkdir()
+    pd.DataFrame({"frac_changed": [0.5]}).to_csv(step / "manifest.csv", index=False)
+    (step / "stats.json").write_text(json.dumps({"n_wrong": 1, "wall_s": 2.0}))
+    write_bench(tmp_path / "b" / "round0.tsv", [10.0])
+    write_bench(tmp_path / "b" / "round1.tsv", [9.0])
+    runs = [{**info, "method": "proxy", "config": "c",
+             "metrics": [tmp_path / "round0" / "metrics.json", tmp_path / "p" / "round1" / "metrics.json"],
+             "epochs": [tmp_path / "round0" / "epochs.csv", tmp_path / "p" / "round1" / "epochs.csv"],
+             "train_benchmark": [tmp_path / "b" / "round0.tsv", tmp_path / "b" / "round1.tsv"],
+             "proxy_steps": [None, step]}]
+    metrics, _ = run_tables(runs)
+    r0, r1 = metrics.iloc[0], metrics.iloc[1]
+    assert (r0["train_job_s"], r0["proxy_job_s"], r0["job_s"]) == (10.0, 0.0, 10.0)
+    assert (r1["train_job_s"], r1["proxy_job_s"], r1["job_s"], r1["cum_job_s"]) == (7.0, 2.0, 9.0, 19.0)
+
+
 def test_baseline_rows_have_no_proxy_counts_and_missing_benchmarks_are_nan(tmp_path):
     info = {"dataset": "d", "model": "m", "schedule": "1", "seed": 0, "fold": 0}
     write_round(tmp_path / "round0", 0, 0.5, {})

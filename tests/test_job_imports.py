@@ -43,5 +43,5 @@ def test_job_does_not_import_what_it_does_not_use(script):
 
 
 def test_the_probe_sees_a_heavy_import():
-    # the check can fail: the proxy step does use pytorch-grad-cam, and the probe must see it
-    assert "pytorch_grad_cam" in loaded_by("proxy_step", ["pytorch_grad_cam"])
+    # the check can fail: the explain job does use pytorch-grad-cam, and the probe must see it
+    assert "pytorch_grad_cam" in loaded_by("explain", ["pytorch_grad_cam"])

@@ -65,7 +65,7 @@ def test_weights_do_not_depend_on_the_cores(tmp_path, monkeypatch):
     assert a["settings"]["torch_threads"] == 1  # recorded in the run's settings
 
 
-@pytest.mark.parametrize("script", ["train_round.py", "proxy_step.py", "explain.py", "find_batch_size.py"])
+@pytest.mark.parametrize("script", ["train_round.py", "explain.py", "find_batch_size.py"])
 def test_computing_scripts_never_read_snakemakes_threads(script):
     assert "snakemake.threads" not in (SCRIPTS / script).read_text()
 
@@ -75,7 +75,7 @@ def test_every_computing_rule_gets_torch_threads_as_a_param():
     text = {f.name: f.read_text() for f in rules.glob("*.smk")}
     # the rules of the scripts above (train_round0's params are inherited by the other rounds)
     assert "settings=round_settings" in text["train.smk"]  # torch_threads is in TrainSettings
-    for name, count in [("train.smk", 1), ("proxy.smk", 1), ("explain.smk", 1)]:
+    for name, count in [("train.smk", 1), ("explain.smk", 1)]:
         assert text[name].count("torch_threads=TORCH_THREADS") == count, name
 
 

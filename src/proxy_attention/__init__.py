@@ -8,7 +8,7 @@ its folder:
 - :mod:`proxy_attention.augment`   what is done to each training batch: crop and flip, and the
   augmentation arms (Mixup, CutMix, ..., SaliencyMix; docs/augmentations.md)
 - :mod:`proxy_attention.train`     training rounds, training sets, schedules (``rules/train.smk``)
-- :mod:`proxy_attention.proxy`     the proxy step: search, CAMs, proxy images (``rules/proxy.smk``)
+- :mod:`proxy_attention.proxy`     the proxy step: search, CAMs, proxy images (run by ``train_proxy``, ``rules/train.smk``)
 - :mod:`proxy_attention.analysis`  tables, statistics, the answer, audits, explanations
   (``rules/aggregate.smk``, ``rules/explain.smk``)
 - :mod:`proxy_attention.report`    figures for ``snakemake --report`` (``rules/plots.smk``)

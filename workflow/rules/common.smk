@@ -62,6 +62,7 @@ GRID_LABEL_KEYS = [k for k in PROXY_GRID_KEYS if PROXY_GRID[k].nunique() > 1]
 ENV = "../../envs/proxy-attention.yaml"
 
 PROXY_RUN = f"{RUN}/proxy/{paramspace.wildcard_pattern}"
+PROXY_STEP = f"{PROXY_RUN}/proxy{{round}}"  # written by the train_proxy job of round r
 FIGURES = "results/summary/figures/{dataset}/{model}/{schedule}/{protocol}"
 GROUP = "{dataset}/{model}/{schedule}/{protocol}"  # the stem of a figure's log
 GALLERY = f"{FIGURES}/gallery/{paramspace.wildcard_pattern}.png"
@@ -170,8 +171,8 @@ def run_rounds(wildcards) -> list[dict]:
     """The runs of one fold (baseline and every proxy configuration) with their per-round files.
 
     Per round (round 0 first): ``metrics``, ``epochs``, ``train_benchmark``; proxy runs also
-    ``proxy_steps`` (the directory of the proxy step before each round; None for round 0) and
-    ``proxy_benchmark``.
+    ``proxy_steps`` (the directory of the proxy step before each round; None for round 0), which
+    the round's own training job writes.
     """
     base = run_dir(wildcards)
     n = n_proxy_steps(wildcards)
@@ -191,7 +192,6 @@ def run_rounds(wildcards) -> list[dict]:
                 **round_files(base, proxy, n),
                 **explain_file(proxy),
                 "proxy_steps": [None] + steps,
-                "proxy_benchmark": [None] + [benchmark_path("proxy", s) for s in steps],
             }
         )
         if matched_baseline(wildcards):
@@ -231,7 +231,7 @@ def download_checksum(wildcards):
     return files[wildcards.filename].checksum if wildcards.filename in files else None
 
 
-# --- Training and proxy steps (train.smk, proxy.smk) ---
+# --- Training and proxy steps (train.smk) ---
 
 
 def round_settings(wildcards) -> dict:
@@ -267,6 +267,22 @@ def round_proxy_manifests(wildcards) -> list[str]:
     """The proxy steps whose images train (or, for the matched baseline, are matched by) round r."""
     clear = proxy_params(wildcards)["clear_every_step"]
     return proxy_manifests(proxy_dir(wildcards), int(wildcards.round), clear)
+
+
+def earlier_proxy_manifests(wildcards) -> list[str]:
+    """round_proxy_manifests without step r's, which the train_proxy job of round r writes itself."""
+    own = f"{PROXY_STEP.format(**wildcards)}/manifest.csv"
+    return [m for m in round_proxy_manifests(wildcards) if m != own]
+
+
+def proxy_step_params(wildcards) -> dict:
+    """What the proxy step before round r needs besides the fold's data (proxy_attention.proxy.step)."""
+    return {
+        "proxy": proxy_params(wildcards),
+        "cam_target_layer": config["cam_target_layer"].get(wildcards.model),
+        "batch_size": config["proxy"]["batch_size"],
+        "device": config["training"]["device"],
+    }
 
 
 # --- Tables (aggregate.smk) ---
@@ -352,7 +368,6 @@ def benchmark_inputs(wildcards) -> dict:
     """Every benchmark file of the workflow's heavy jobs, by rule."""
     bench = {name: set() for name in DATA_STEPS}
     bench.update({kind.rule: set() for kind in ROUND_KINDS})
-    bench["proxy_step"] = set()
     for d in config["datasets"]:
         for name in DATA_STEPS[:-1]:
             bench[name].add(benchmark_path(name, d))
@@ -364,7 +379,6 @@ def benchmark_inputs(wildcards) -> dict:
             train = run["train_benchmark"]
             bench[ROUND_KIND_BY_METHOD["round0"].rule].add(train[0])
             bench[ROUND_KIND_BY_METHOD[run["method"]].rule].update(train[1:])
-            bench["proxy_step"].update(p for p in run.get("proxy_benchmark", []) if p)
     return {name: sorted(files) for name, files in bench.items() if files}
 
 
@@ -375,6 +389,17 @@ def explain_params(wildcards) -> dict:
     return explain_settings(config, wildcards.model)
 
 
-def final_model(method_dir):
-    """Input function: the last round's checkpoint of the method in ``method_dir(w)``."""
-    return lambda w: final_checkpoint(run_dir(w), method_dir(w), n_proxy_steps(w))
+# The runs of a fold whose final model the explain job scores, as paths under RUN: the baseline,
+# then every proxy configuration (the order of run_rounds).
+EXPLAINED_RUNS = [f"{RUN}/baseline"] + [
+    f"{RUN}/proxy/{proxy_config_name(params)}" for params in PROXY_CONFIGS
+]
+
+
+def explain_checkpoints(wildcards) -> list[str]:
+    """The last round's checkpoint of every run in EXPLAINED_RUNS, in that order."""
+    n = n_proxy_steps(wildcards)
+    return [
+        final_checkpoint(run_dir(wildcards), d.format(**wildcards), n)
+        for d in EXPLAINED_RUNS
+    ]

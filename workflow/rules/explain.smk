@@ -1,19 +1,21 @@
 # Explanation quality of every final model (thesis 4.8.1, 5.2; code:
 # src/proxy_attention/analysis/explain.py): CAMs of the same test images, scored with ROAD
-# and the confidence change when keeping the CAM region; a gallery per fold.
+# and the confidence change when keeping the CAM region, one job per fold; a gallery per fold.
 
 
-rule explain_baseline:
+rule explain:
+    """All final models of a fold in one job: one process start (torch, timm, pytorch-grad-cam)
+    instead of one per model; the same per-run files as one job per model wrote."""
     input:
         unpack(fold_inputs),
-        checkpoint=final_model(lambda w: f"{run_dir(w)}/baseline"),
+        checkpoints=explain_checkpoints,
     output:
-        csv=f"{RUN}/baseline/explain.csv",
-        cams=f"{RUN}/baseline/explain.npz",
+        csv=[f"{d}/explain.csv" for d in EXPLAINED_RUNS],
+        cams=[f"{d}/explain.npz" for d in EXPLAINED_RUNS],
     log:
-        log_path("explain", f"{RUN}/baseline"),
+        log_path("explain", RUN),
     benchmark:
-        benchmark_path("explain", f"{RUN}/baseline")
+        benchmark_path("explain", RUN)
     conda:
         ENV
     threads: COMPUTE_THREADS
@@ -26,19 +28,6 @@ rule explain_baseline:
         torch_threads=TORCH_THREADS,
     script:
         "../scripts/explain.py"
-
-
-use rule explain_baseline as explain_proxy with:
-    input:
-        unpack(fold_inputs),
-        checkpoint=final_model(proxy_dir),
-    output:
-        csv=f"{PROXY_RUN}/explain.csv",
-        cams=f"{PROXY_RUN}/explain.npz",
-    log:
-        log_path("explain", PROXY_RUN),
-    benchmark:
-        benchmark_path("explain", PROXY_RUN)
 
 
 rule explain_gallery:

@@ -4,7 +4,10 @@
 #   train_round0    <run>/round0, shared by the baseline and every proxy run (it depends on
 #                   no proxy hyperparameter)
 #   train_baseline  <run>/baseline/round<r>: same schedule and seeds, no proxies
-#   train_proxy     <run>/proxy/<config>/round<r>: the fold's training images plus proxies
+#   train_proxy     <run>/proxy/<config>/proxy<r> and round<r>: the proxy step r (the images the
+#                   previous round's model gets wrong -> CAMs -> proxy images; code:
+#                   src/proxy_attention/proxy/), then round r on the fold's training images plus
+#                   proxies -- one job, one start-up
 #   train_matched   <run>/proxy/<config>/matched/round<r>: the proxy run's images seen and
 #                   optimizer steps, with extra original images in place of the proxies
 
@@ -55,9 +58,11 @@ use rule train_round0 as train_proxy with:
         unpack(fold_inputs),
         unpack(batch_size_input),
         init=init_checkpoint(proxy_dir),
-        manifests=round_proxy_manifests,
+        manifests=earlier_proxy_manifests,
     output:
         **round_outputs(f"{PROXY_RUN}/round{{round}}"),
+        **proxy_step_outputs(PROXY_STEP),
+        images=directory(f"{PROXY_STEP}/images"),
     log:
         log_path("train", f"{PROXY_RUN}/round{{round}}"),
     benchmark:
@@ -65,6 +70,7 @@ use rule train_round0 as train_proxy with:
     params:
         round=lambda w: int(w.round),
         run_info=lambda w: run_info(w, "proxy", proxy_params(w)),
+        proxy_step=proxy_step_params,
 
 
 use rule train_round0 as train_matched with:

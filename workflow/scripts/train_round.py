@@ -1,4 +1,10 @@
-"""Train one round of a run (round 0, a baseline, matched-baseline or proxy round) and evaluate it."""
+"""Train one round of a run (round 0, a baseline, matched-baseline or proxy round) and evaluate it.
+
+A proxy round's job first runs the proxy step before it (outputs ``manifest``, ``images``...): the
+process that pays torch's and timm's start-up once does both.
+"""
+
+from pathlib import Path
 
 from proxy_attention.devices import claim_gpus
 from proxy_attention.logs import setup_logging
@@ -11,6 +17,24 @@ from proxy_attention.train.trainset import load_round, search_set, write_record
 setup_logging(snakemake.log[0])
 claim_gpus(snakemake.resources.get("gpu", 0))  # a free GPU of a multi-GPU machine, before CUDA starts
 w = snakemake.wildcards
+params = dict(snakemake.params.settings)
+manifests = list(snakemake.input.get("manifests", []))
+if "manifest" in snakemake.output.keys():  # train_proxy: the proxy step r, then round r with its images
+    from proxy_attention.proxy.job import write_proxy_step
+
+    step = write_proxy_step(
+        snakemake.input.split,
+        snakemake.input.cache,
+        int(w.fold),
+        w.protocol,
+        int(w.seed),
+        snakemake.params.round,
+        snakemake.input.init,
+        out_dir=Path(snakemake.output.manifest).parent,
+        **snakemake.params.proxy_step,
+        threads=params["torch_threads"],  # the config's torch_threads, not --cores
+    )
+    manifests.append(step)
 data, record, classes = load_round(
     snakemake.input.split,
     snakemake.input.cache,
@@ -18,10 +42,9 @@ data, record, classes = load_round(
     w.protocol,
     int(w.seed),
     snakemake.params.round,
-    manifests=snakemake.input.get("manifests", []),
+    manifests=manifests,
     matched_manifests=snakemake.input.get("matched_manifests", []),
 )
-params = dict(snakemake.params.settings)
 if snakemake.input.get("batch_size"):  # training.batch_size: auto
     params["batch_size"] = read_batch_size(snakemake.input.batch_size)
 settings = TrainSettings(**params, num_classes=len(classes), classes=classes)

@@ -38,6 +38,13 @@ def benchmark_seconds(path: str | Path | None) -> float:
     return float(s.mean()) if len(s) else float("nan")
 
 
+def step_seconds(step_dir: str | Path) -> float:
+    """Wall-clock seconds of a proxy step from its ``stats.json`` (``wall_s``); NaN if absent."""
+    stats_file = Path(step_dir) / "stats.json"
+    stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+    return float(stats.get("wall_s", float("nan")))
+
+
 def proxy_step_stats(step_dir: str | Path | None) -> dict:
     """What a proxy step found and wrote: from its ``stats.json`` and ``manifest.csv``."""
     if not step_dir:
@@ -63,7 +70,10 @@ def run_tables(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     ``train_benchmark``, ``proxy_steps`` (step directory or None) and ``proxy_benchmark``.
     Each metrics row gains what its proxy step found (``wrong_found``, ``proxies_written``,
     ``frac_pixels_changed``) and the wall time of the jobs behind it (``train_job_s``,
-    ``proxy_job_s``, ``job_s`` and the run's cumulative ``cum_job_s``).
+    ``proxy_job_s``, ``job_s`` and the run's cumulative ``cum_job_s``). Without a
+    ``proxy_benchmark`` (the workflow: the round's training job runs its proxy step first),
+    ``proxy_job_s`` is the step's own ``wall_s`` from its ``stats.json`` and ``train_job_s`` the
+    job's time less that, so that ``job_s`` is still the job's wall time.
     Optionally ``explain``: the final model's explanation scores
     (:mod:`proxy_attention.analysis.explain`), whose means go into the final round's row.
     """
@@ -81,7 +91,13 @@ def run_tables(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
             m.update(ident)
             m.update(proxy_step_stats(step))
             m["train_job_s"] = benchmark_seconds(tb)
-            m["proxy_job_s"] = benchmark_seconds(pb) if pb else 0.0
+            if pb:  # the proxy step ran as a job of its own
+                m["proxy_job_s"] = benchmark_seconds(pb)
+            elif step:  # the round's training job ran it first: its own time, out of the job's
+                m["proxy_job_s"] = step_seconds(step)
+                m["train_job_s"] -= m["proxy_job_s"]
+            else:
+                m["proxy_job_s"] = 0.0
             m["job_s"] = m["train_job_s"] + m["proxy_job_s"]
             cum += m["job_s"]
             m["cum_job_s"] = cum

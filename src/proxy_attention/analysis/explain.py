@@ -125,7 +125,7 @@ def explain_checkpoint(
             np.savez_compressed(fh, index_row=rows.astype(np.int64), cam=cams.astype(np.float16),
                                 pred_idx=pred.cpu().numpy(), label_idx=y.cpu().numpy())
     atomic.write_csv(out_csv, table)
-    log.info("explained %d test images with %s at '%s': ROAD combined %.4f, confidence change %.4f (%.1fs)",
-             len(table), settings.cam_method, layer_name, table["road_combined"].mean(),
+    log.info("%s: explained %d test images with %s at '%s': ROAD combined %.4f, confidence change %.4f (%.1fs)",
+             checkpoint, len(table), settings.cam_method, layer_name, table["road_combined"].mean(),
              table["cam_conf_change"].mean(), time.time() - t0)
     return table
