@@ -167,7 +167,7 @@ def bench_proxy(args) -> None:
     both = 1 / (1 / best["job"] + 1 / best["search"])  # step + the search the training job ran for it
     print(f"2. proxy step {args.model} {args.img_size}px GradCAM++ at '{layer_name}', {n} wrong images "
           f"(best of {args.repeats} interleaved runs; bare batched CAM {fmt(best['bare'])} img/s):\n"
-          f"   proxy_step job as the pipeline runs it (search recorded by training) {fmt(best['job'])} img/s, "
+          f"   proxy step as the pipeline runs it (search recorded by training) {fmt(best['job'])} img/s, "
           f"ratio {best['job'] / best['bare']:.2f} (target >= 0.7)\n"
           f"   counting the search where it now runs (training job, {fmt(best['search'])} img/s) {fmt(both)} img/s, "
           f"ratio {both / best['bare']:.2f}\n"
@@ -241,7 +241,8 @@ def bench_startup(args) -> None:
 # The job kinds of the workflow and the script each runs (workflow/scripts/<name>.py).
 JOB_KINDS = {
     "training": ["train_round"],
-    "proxy step": ["proxy_step"],
+    # train_proxy runs the same script, which imports the proxy step where it runs it
+    "proxy step": ["train_round+proxy"],
     "explain": ["explain"],
     "table": ["aggregate", "compare", "fold_summary", "leakage_audit"],
     "plot": ["plot_test_accuracy", "plot_learning_curves", "plot_heatmap", "plot_runtime",
@@ -267,8 +268,11 @@ def bench_job_startup(args) -> None:
     print("6. job start-up by kind (python start + the script's imports, fresh interpreter, best of 3):")
     for kind, scripts in JOB_KINDS.items():
         for name in scripts:
-            code = probe.format(imports=script_imports(REPO / "workflow" / "scripts" / f"{name}.py"),
-                                heavy=HEAVY_MODULES)
+            script, _, extra = name.partition("+")
+            imports = script_imports(REPO / "workflow" / "scripts" / f"{script}.py")
+            if extra == "proxy":  # the import train_round.py makes when its job writes a proxy step
+                imports += "\nfrom proxy_attention.proxy.job import write_proxy_step"
+            code = probe.format(imports=imports, heavy=HEAVY_MODULES)
             best, loaded = float("inf"), ""
             for _ in range(3):
                 t = time.perf_counter()
