@@ -7,8 +7,9 @@
 #
 # The chain, one rules file per step (code: the sub-package of the same name in
 # src/proxy_attention/): download -> data (index, split, image cache) -> train (round 0) ->
-# proxy (step r) -> train (round r of the proxy, baseline and matched runs) -> aggregate
-# (tables, comparison, audits) -> plots and explain (the report's figures).
+# train (round r of the proxy runs, each job running its proxy step r first -- code:
+# proxy/ -- and of the baseline and matched runs) -> aggregate (tables, comparison, audits)
+# -> plots and explain (the report's figures).
 
 import os
 import sys
