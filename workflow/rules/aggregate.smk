@@ -4,6 +4,18 @@
 # Report categories are numbered so that Snakemake's report lists them in reading order:
 # 1 Answer, 2 Training, 3 Proxy steps, 4 Explainability, 5 Data, 6 Runtime, 7 Tables.
 # Every label value is a string (the report sorts them as text).
+#
+# Tables take a second and no GPU: on a cluster they run in the main Snakemake process's
+# machine instead of waiting in the queue (localrules; no effect on a local run).
+
+
+localrules:
+    fold_summary,
+    aggregate,
+    compare,
+    leakage_audit,
+    protocol_comparison,
+    tensorboard,
 
 
 rule fold_summary:

@@ -1,6 +1,12 @@
 # Explanation quality of every final model (thesis 4.8.1, 5.2; code:
 # src/proxy_attention/analysis/explain.py): CAMs of the same test images, scored with ROAD
 # and the confidence change when keeping the CAM region, one job per fold; a gallery per fold.
+# The figures are local rules on a cluster (see plots.smk).
+
+
+localrules:
+    explain_gallery,
+    plot_explain_vs_accuracy,
 
 
 rule explain:

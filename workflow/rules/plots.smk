@@ -1,4 +1,19 @@
 # Figures of the report (code: src/proxy_attention/report/). Categories: see aggregate.smk.
+# Drawing a figure takes a second or two and no torch: local rules on a cluster (aggregate.smk),
+# except augmentation_gallery, which computes saliency maps with a model.
+
+
+localrules:
+    plot_paired_differences,
+    plot_heatmap,
+    plot_confusion,
+    plot_learning_curves,
+    plot_test_accuracy,
+    plot_proxy_counts,
+    plot_gallery,
+    plot_classes,
+    plot_runtime,
+    plot_augmentations,
 
 
 rule plot_paired_differences:
