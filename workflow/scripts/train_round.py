@@ -18,17 +18,14 @@ setup_logging(snakemake.log[0])
 claim_gpus(snakemake.resources.get("gpu", 0))  # a free GPU of a multi-GPU machine, before CUDA starts
 w = snakemake.wildcards
 params = dict(snakemake.params.settings)
+# the fold's split and image cache, and which images of it this round uses
+fold = (snakemake.input.split, snakemake.input.cache, int(w.fold), w.protocol, int(w.seed), snakemake.params.round)
 manifests = list(snakemake.input.get("manifests", []))
 if "manifest" in snakemake.output.keys():  # train_proxy: the proxy step r, then round r with its images
     from proxy_attention.proxy.job import write_proxy_step
 
     step = write_proxy_step(
-        snakemake.input.split,
-        snakemake.input.cache,
-        int(w.fold),
-        w.protocol,
-        int(w.seed),
-        snakemake.params.round,
+        *fold,
         snakemake.input.init,
         out_dir=Path(snakemake.output.manifest).parent,
         **snakemake.params.proxy_step,
@@ -36,12 +33,7 @@ if "manifest" in snakemake.output.keys():  # train_proxy: the proxy step r, then
     )
     manifests.append(step)
 data, record, classes = load_round(
-    snakemake.input.split,
-    snakemake.input.cache,
-    int(w.fold),
-    w.protocol,
-    int(w.seed),
-    snakemake.params.round,
+    *fold,
     manifests=manifests,
     matched_manifests=snakemake.input.get("matched_manifests", []),
 )
