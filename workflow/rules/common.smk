@@ -291,7 +291,7 @@ def proxy_step_params(wildcards) -> dict:
 def fold_summary_inputs(wildcards) -> list[str]:
     files = set()
     for run in run_rounds(wildcards):
-        for key in ("metrics", "epochs", "train_benchmark", "proxy_benchmark"):
+        for key in ("metrics", "epochs", "train_benchmark"):
             files.update(p for p in run.get(key, []) if p)
         for step in run.get("proxy_steps", []):
             if step:

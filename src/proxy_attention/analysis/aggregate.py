@@ -38,11 +38,15 @@ def benchmark_seconds(path: str | Path | None) -> float:
     return float(s.mean()) if len(s) else float("nan")
 
 
+def step_stats_file(step_dir: str | Path) -> dict:
+    """A proxy step's ``stats.json``; empty if it has none."""
+    stats_file = Path(step_dir) / "stats.json"
+    return json.loads(stats_file.read_text()) if stats_file.exists() else {}
+
+
 def step_seconds(step_dir: str | Path) -> float:
     """Wall-clock seconds of a proxy step from its ``stats.json`` (``wall_s``); NaN if absent."""
-    stats_file = Path(step_dir) / "stats.json"
-    stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
-    return float(stats.get("wall_s", float("nan")))
+    return float(step_stats_file(step_dir).get("wall_s", float("nan")))
 
 
 def proxy_step_stats(step_dir: str | Path | None) -> dict:
@@ -51,8 +55,7 @@ def proxy_step_stats(step_dir: str | Path | None) -> dict:
         return {}
     step_dir = Path(step_dir)
     manifest = pd.read_csv(step_dir / "manifest.csv")
-    stats_file = step_dir / "stats.json"
-    stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+    stats = step_stats_file(step_dir)
     return {
         "wrong_found": stats.get("n_wrong", len(manifest)),
         "proxies_written": len(manifest),

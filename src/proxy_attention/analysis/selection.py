@@ -19,6 +19,7 @@ from __future__ import annotations
 import pandas as pd
 
 from proxy_attention.analysis.stats import compare, final_rounds, group_keys
+from proxy_attention.config import PROXY_GRID_KEYS
 
 SELECTION_COLUMNS = ["reference", "metric", "config", "n_pairs", "mean", "mean_diff", "ci_low", "ci_high",
                      "selection_rank", "chosen"]
@@ -56,8 +57,7 @@ def select_configs(runs: pd.DataFrame, top: int, metric: str = "val_acc",
                               kind="stable", na_position="last")
     table["selection_rank"] = table.groupby(groups, sort=False).cumcount() + 1
     table["chosen"] = table["selection_rank"] <= top
-    hyper = [c for c in table.columns if c not in groups + SELECTION_COLUMNS and c in runs.columns
-             and c not in ("method", "round", "epoch")]
+    hyper = [k for k in PROXY_GRID_KEYS if k in runs.columns]  # as stats.compare carries them
     return table[groups + SELECTION_COLUMNS + hyper].reset_index(drop=True)
 
 
