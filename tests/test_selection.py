@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proxy_attention.analysis.selection import chosen_configs, select_configs
+from proxy_attention.analysis.selection import chosen_configs, select_configs, validation_only
 
 BASE = [0.80, 0.82, 0.84]
 DIFFS = {"A": [0.05, 0.03, 0.01], "B": [0.01, 0.02, 0.02], "C": [0.03, 0.01, -0.01], "D": [0.01, 0.01, 0.01]}
@@ -51,6 +51,14 @@ def test_changing_the_test_numbers_never_changes_the_choice():
     after = select_configs(screen_runs(test=scrambled, base_test=0.99), top=2)
     pd.testing.assert_frame_equal(before, after)
     assert not any(c.startswith("test") for c in after.columns)
+
+
+def test_explanation_scores_of_test_images_are_dropped_too():
+    runs = screen_runs().assign(explain_road_combined=0.3, val_extra=1.0)
+    kept = validation_only(runs)
+    assert "explain_road_combined" not in kept and "test_acc" not in kept and "val_extra" in kept
+    with pytest.raises(ValueError, match="validation"):
+        select_configs(runs, top=1, metric="explain_road_combined")
 
 
 def test_a_loss_is_ranked_lower_first():
