@@ -36,6 +36,7 @@ configfile: "config/config.yaml"
 report: "workflow/report/workflow.rst"
 
 
+include: "workflow/rules/stages.smk"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/targets.smk"
 include: "workflow/rules/download.smk"
@@ -44,6 +45,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/explain.smk"
+include: "workflow/rules/select.smk"
 
 
 # `snakemake --report` shows the files that exist: say on its first screen when runs.csv holds
@@ -52,8 +54,12 @@ if any(a == "--report" or a.startswith("--report=") for a in sys.argv):
     from proxy_attention.report.staleness import run_key, stale_runs_message
 
     config["_report_warning"] = stale_runs_message(
-        "results/summary/runs.csv",
-        {run_key(run) for w in fold_keys() for run in run_rounds(w)},
+        f"{SUMMARY}/runs.csv",
+        {
+            run_key(run)
+            for w in fold_keys()
+            for run in run_rounds(w, at_parse_time=True)
+        },
     )
 
 
@@ -70,4 +76,5 @@ onstart:
 rule all:
     default_target: True
     input:
-        all_targets(),
+        # a screened grid's confirm runs are known after its selection checkpoint (stages.smk)
+        (lambda w: all_targets()) if STAGED else all_targets(),

@@ -24,6 +24,8 @@ MUST_NOT_LOAD = {
     "split_dataset": ["torch", "matplotlib"],
     "plot_test_accuracy": ["torch", "timm", "pytorch_grad_cam"],
     "plot_learning_curves": ["torch", "timm", "pytorch_grad_cam"],
+    "select_configs": ["torch", "matplotlib", "sklearn"],
+    "plot_selection": ["torch", "timm", "pytorch_grad_cam"],
 }
 
 

@@ -40,15 +40,15 @@ rule aggregate:
         epochs=[p.replace("summary.csv", "epochs.csv") for p in fold_summaries()],
     output:
         runs=report(
-            "results/summary/runs.csv",
+            f"{SUMMARY}/runs.csv",
             caption="../report/runs.rst",
-            category="7 Tables",
+            category=category("7 Tables"),
             labels={"item": "runs.csv"},
         ),
         epochs=report(
-            "results/summary/epochs.csv",
+            f"{SUMMARY}/epochs.csv",
             caption="../report/epochs.rst",
-            category="7 Tables",
+            category=category("7 Tables"),
             labels={"item": "epochs.csv"},
         ),
     log:
@@ -61,24 +61,24 @@ rule aggregate:
 
 rule compare:
     input:
-        "results/summary/runs.csv",
+        f"{SUMMARY}/runs.csv",
     output:
         table=report(
-            "results/summary/comparison.csv",
+            f"{SUMMARY}/comparison.csv",
             caption="../report/comparison_csv.rst",
-            category="7 Tables",
+            category=category("7 Tables"),
             labels={"item": "comparison.csv"},
         ),
         pairs=report(
-            "results/summary/paired_differences.csv",
+            f"{SUMMARY}/paired_differences.csv",
             caption="../report/paired_differences_csv.rst",
-            category="7 Tables",
+            category=category("7 Tables"),
             labels={"item": "paired_differences.csv"},
         ),
         html=report(
-            "results/summary/comparison.html",
+            f"{SUMMARY}/comparison.html",
             caption="../report/comparison.rst",
-            category="1 Answer",
+            category=category("1 Answer"),
             labels={
                 "dataset": "all",
                 "model": "all",
@@ -87,12 +87,12 @@ rule compare:
             },
         ),
         arms=report(
-            "results/summary/augmentations.csv",
+            f"{SUMMARY}/augmentations.csv",
             caption="../report/augmentations_csv.rst",
-            category="7 Tables",
+            category=category("7 Tables"),
             labels={"item": "augmentations.csv"},
         ),
-        answer="results/summary/answer.rst",
+        answer=f"{SUMMARY}/answer.rst",
     log:
         log_path("summary", "compare"),
     conda:
@@ -107,16 +107,14 @@ rule leakage_audit:
     """Fails the workflow, naming the files, if a test or validation image (or a proxy made
     from one) ever entered a training set of an honest-protocol run."""
     input:
-        split=expand(
-            "results/data/{dataset}/split.csv", dataset=list(config["datasets"])
-        ),
-        train_sets=train_sets(),
-        manifests=proxy_manifests_all(),
+        split=expand(SPLIT, dataset=list(config["datasets"])),
+        train_sets=lambda w: train_sets(),
+        manifests=lambda w: proxy_manifests_all(),
     output:
         report(
-            "results/summary/leakage_audit.csv",
+            f"{SUMMARY}/leakage_audit.csv",
             caption="../report/leakage_audit.rst",
-            category="1 Answer",
+            category=category("1 Answer"),
             labels={"table": "leakage audit"},
         ),
     log:
@@ -130,12 +128,12 @@ rule leakage_audit:
 rule protocol_comparison:
     """How much of the gain the thesis's (flawed) protocol reports survives the honest one."""
     input:
-        "results/summary/runs.csv",
+        f"{SUMMARY}/runs.csv",
     output:
         report(
-            "results/summary/protocol_comparison.csv",
+            f"{SUMMARY}/protocol_comparison.csv",
             caption="../report/protocol_comparison.rst",
-            category="1 Answer",
+            category=category("1 Answer"),
             labels={"table": "thesis protocol vs honest protocol"},
         ),
     log:
@@ -148,9 +146,9 @@ rule protocol_comparison:
 
 rule tensorboard:
     input:
-        "results/summary/epochs.csv",
+        f"{SUMMARY}/epochs.csv",
     output:
-        directory("results/summary/tensorboard"),
+        directory(f"{SUMMARY}/tensorboard"),
     log:
         log_path("summary", "tensorboard"),
     conda:

@@ -20,14 +20,12 @@ from proxy_attention.augment.names import arm_dir, arm_name, needs_cam
 from proxy_attention.data.datasets import archive_paths, conversion_options
 from proxy_attention.data.datasets.registry import remote_files
 from proxy_attention.errors import ConfigError
+from proxy_attention import paths
 from proxy_attention.paths import (
     DATA,
     ROUND_KIND_BY_METHOD,
     ROUND_KINDS,
     RUN,
-    benchmark_path,
-    final_checkpoint,
-    log_path,
     previous_checkpoint,
     proxy_manifests,
     proxy_step_dirs,
@@ -35,6 +33,7 @@ from proxy_attention.paths import (
     round_files,
     round_outputs,
 )
+from proxy_attention.stages import dataset_options_of_all_stages
 from proxy_attention.train.schedule import parse_schedule
 from proxy_attention.train.settings import finder_settings, train_settings
 
@@ -57,13 +56,21 @@ PROXY_CONFIGS = [
 ]
 PROXY_CONFIG_BY_NAME = {proxy_config_name(params): params for params in PROXY_CONFIGS}
 FOLDS = folds_to_run(config)
+# Every dataset of every stage: the stages share the data rules, which are this workflow's.
+DATASET_OPTIONS = dataset_options_of_all_stages(config)
 # Grid keys that vary: the ones report labels and legends name (besides the CAM method).
 GRID_LABEL_KEYS = [k for k in PROXY_GRID_KEYS if PROXY_GRID[k].nunique() > 1]
 ENV = "../../envs/proxy-attention.yaml"
 
+# A stage's own tree (stages.smk): its runs, fold split, tables and figures under ROOT
+# (results/screen for the screen stage); the dataset's index and image cache are shared.
+if ROOT != CONFIRM_ROOT:
+    RUN = RUN.replace("results/", f"{ROOT}/", 1)
+SPLIT = f"{ROOT}/data/{{dataset}}/split.csv"
+SUMMARY = f"{ROOT}/summary"
 PROXY_RUN = f"{RUN}/proxy/{paramspace.wildcard_pattern}"
 PROXY_STEP = f"{PROXY_RUN}/proxy{{round}}"  # written by the train_proxy job of round r
-FIGURES = "results/summary/figures/{dataset}/{model}/{schedule}/{protocol}"
+FIGURES = f"{SUMMARY}/figures/{{dataset}}/{{model}}/{{schedule}}/{{protocol}}"
 GROUP = "{dataset}/{model}/{schedule}/{protocol}"  # the stem of a figure's log
 GALLERY = f"{FIGURES}/gallery/{paramspace.wildcard_pattern}.png"
 # Methods every configuration is compared with, where runs.csv has them.
@@ -97,8 +104,29 @@ wildcard_constraints:
     device=r"auto|cpu|cuda\d*",
 
 
+def stage_path(path: str) -> str:
+    """``path`` in the stage's tree: the screen's logs and benchmarks of a table or split live under
+    results/logs/<step>/screen/..., beside the confirm stage's (paths.log_path)."""
+    if ROOT == CONFIRM_ROOT or path.startswith(f"{ROOT}/"):
+        return path
+    return f"{ROOT}/{path}"
+
+
+def log_path(step: str, path: str) -> str:
+    return paths.log_path(step, stage_path(path))
+
+
+def benchmark_path(step: str, path: str) -> str:
+    return paths.benchmark_path(step, stage_path(path))
+
+
+def category(name: str) -> str:
+    """A report category; the screen stage's items follow the confirm stage's, under their own heading."""
+    return f"8 Screen - {name}" if STAGE == "screen" else name
+
+
 def dataset_options(dataset) -> dict:
-    return config["datasets"].get(dataset) or {}
+    return DATASET_OPTIONS.get(dataset) or {}
 
 
 def cache_file(wildcards):
@@ -107,7 +135,7 @@ def cache_file(wildcards):
 
 def fold_inputs(wildcards):
     return {
-        "split": f"results/data/{wildcards.dataset}/split.csv",
+        "split": SPLIT.format(dataset=wildcards.dataset),
         "cache": cache_file(wildcards),
     }
 
@@ -160,14 +188,36 @@ def matched_baseline(wildcards) -> bool:
     return config["matched_baseline"] and wildcards.protocol == "honest"
 
 
-def explain_file(method_dir: str) -> dict:
-    """The explanation scores of a run's final model (explain.smk), when explain.enabled."""
-    return (
-        {"explain": f"{method_dir}/explain.csv"} if config["explain"]["enabled"] else {}
-    )
+def explain_file(base: str, name: str) -> dict:
+    """The explanation scores of a run's final model, in its fold's explain/ folder (explain.smk)."""
+    if not config["explain"]["enabled"]:
+        return {}
+    return {"explain": f"{base}/explain/{name}.csv"}
 
 
-def run_rounds(wildcards) -> list[dict]:
+def selected_names(at_parse_time: bool = False) -> list[str]:
+    """The confirm stage's proxy configurations: the chosen rows of the selection checkpoint's table."""
+    import pandas as pd
+
+    if at_parse_time:
+        if not os.path.exists(SELECTION):
+            return []
+        path = SELECTION
+    else:
+        path = checkpoints.select_configs.get().output.table
+    table = pd.read_csv(path)
+    return list(dict.fromkeys(table.loc[table["chosen"].astype(bool), "config"]))
+
+
+def run_configs(at_parse_time: bool = False) -> list[dict]:
+    """The proxy configurations this stage runs: the grid's, or in the confirm stage of a screened
+    grid only the chosen ones (known once the selection checkpoint has run)."""
+    if not STAGED:
+        return PROXY_CONFIGS
+    return [PROXY_CONFIG_BY_NAME[n] for n in selected_names(at_parse_time)]
+
+
+def run_rounds(wildcards, at_parse_time: bool = False) -> list[dict]:
     """The runs of one fold (baseline and every proxy configuration) with their per-round files.
 
     Per round (round 0 first): ``metrics``, ``epochs``, ``train_benchmark``; proxy runs also
@@ -180,17 +230,17 @@ def run_rounds(wildcards) -> list[dict]:
         {
             **run_info(wildcards, "baseline"),
             **round_files(base, f"{base}/baseline", n),
-            **explain_file(f"{base}/baseline"),
+            **explain_file(base, "baseline"),
         }
     ]
-    for params in PROXY_CONFIGS:
+    for params in run_configs(at_parse_time):
         proxy = f"{base}/proxy/{proxy_config_name(params)}"
         steps = proxy_step_dirs(proxy, n)
         runs.append(
             {
                 **run_info(wildcards, "proxy", params),
                 **round_files(base, proxy, n),
-                **explain_file(proxy),
+                **explain_file(base, f"proxy/{proxy_config_name(params)}"),
                 "proxy_steps": [None] + steps,
             }
         )
@@ -297,7 +347,7 @@ def fold_summary_inputs(wildcards) -> list[str]:
             if step:
                 files.update([f"{step}/manifest.csv", f"{step}/stats.json"])
         if "explain" in run:
-            files.add(run["explain"])
+            files.add(f"{run_dir(wildcards)}/explain")
     return sorted(files)
 
 
@@ -368,11 +418,14 @@ def benchmark_inputs(wildcards) -> dict:
     """Every benchmark file of the workflow's heavy jobs, by rule."""
     bench = {name: set() for name in DATA_STEPS}
     bench.update({kind.rule: set() for kind in ROUND_KINDS})
-    for d in config["datasets"]:
-        for name in DATA_STEPS[:-1]:
-            bench[name].add(benchmark_path(name, d))
+    for d in config[
+        "datasets"
+    ]:  # the shared data steps write the confirm stage's benchmarks
+        for name in ("prepare_dataset", "index_dataset"):
+            bench[name].add(paths.benchmark_path(name, d))
+        bench["split_dataset"].add(benchmark_path("split_dataset", d))
         bench["cache_images"].add(
-            benchmark_path("cache_images", f"{d}_{config['img_size']}px")
+            paths.benchmark_path("cache_images", f"{d}_{config['img_size']}px")
         )
     for w in fold_keys():
         for run in run_rounds(w):
@@ -389,17 +442,15 @@ def explain_params(wildcards) -> dict:
     return explain_settings(config, wildcards.model)
 
 
-# The runs of a fold whose final model the explain job scores, as paths under RUN: the baseline,
-# then every proxy configuration (the order of run_rounds).
-EXPLAINED_RUNS = [f"{RUN}/baseline"] + [
-    f"{RUN}/proxy/{proxy_config_name(params)}" for params in PROXY_CONFIGS
-]
+def explained_runs(wildcards) -> list[dict]:
+    """The runs of a fold whose final model the explain job scores: the baseline, then every proxy
+    configuration (the order of run_rounds)."""
+    return [r for r in run_rounds(wildcards) if "explain" in r]
 
 
 def explain_checkpoints(wildcards) -> list[str]:
-    """The last round's checkpoint of every run in EXPLAINED_RUNS, in that order."""
-    n = n_proxy_steps(wildcards)
+    """The last round's checkpoint of every run of explained_runs, in that order."""
     return [
-        final_checkpoint(run_dir(wildcards), d.format(**wildcards), n)
-        for d in EXPLAINED_RUNS
+        r["metrics"][-1].replace("metrics.json", "checkpoint.pt")
+        for r in explained_runs(wildcards)
     ]

@@ -57,7 +57,7 @@ rule split_dataset:
     input:
         f"{DATA}/index.csv",
     output:
-        f"{DATA}/split.csv",
+        SPLIT,  # a stage's own: the stages may have other folds
     log:
         log_path("split_dataset", "{dataset}"),
     benchmark:

@@ -11,13 +11,14 @@ localrules:
 
 rule explain:
     """All final models of a fold in one job: one process start (torch, timm, pytorch-grad-cam)
-    instead of one per model; the same per-run files as one job per model wrote."""
+    instead of one per model. Writes the fold's explain/ folder: <run>.csv and <run>.npz per run
+    (explain/baseline.csv, explain/proxy/<config>.csv), a folder because the runs of a fold are
+    known only when the selection checkpoint of a screened grid has run."""
     input:
         unpack(fold_inputs),
         checkpoints=explain_checkpoints,
     output:
-        csv=[f"{d}/explain.csv" for d in EXPLAINED_RUNS],
-        cams=[f"{d}/explain.npz" for d in EXPLAINED_RUNS],
+        directory(f"{RUN}/explain"),
     log:
         log_path("explain", RUN),
     benchmark:
@@ -28,6 +29,7 @@ rule explain:
     resources:
         **HEAVY,
     params:
+        csv=lambda w: [r["explain"] for r in explained_runs(w)],
         settings=explain_params,
         seed=config["seed"],
         device=config["training"]["device"],
@@ -39,17 +41,12 @@ rule explain:
 rule explain_gallery:
     input:
         unpack(fold_inputs),
-        scores=lambda w: [r["explain"] for r in run_rounds(w) if "explain" in r],
-        cams=lambda w: [
-            r["explain"].replace(".csv", ".npz")
-            for r in run_rounds(w)
-            if "explain" in r
-        ],
+        explain=f"{RUN}/explain",
     output:
         report(
             f"{RUN}/explain_gallery.png",
             caption="../report/explain_gallery.rst",
-            category="4 Explainability",
+            category=category("4 Explainability"),
             subcategory="{dataset} / {model} / {schedule}",
             labels={"seed": "{seed}", "fold": "{fold}", "figure": "CAM gallery"},
         ),
@@ -58,9 +55,10 @@ rule explain_gallery:
     conda:
         ENV
     params:
+        scores=lambda w: [r["explain"] for r in explained_runs(w)],
         titles=lambda w: [
             r["config"] if r["method"] == "proxy" else r["method"]
-            for r in run_rounds(w)
+            for r in explained_runs(w)
         ],
         n_images=config["explain"]["gallery_images"],
     script:
@@ -69,12 +67,12 @@ rule explain_gallery:
 
 rule plot_explain_vs_accuracy:
     input:
-        "results/summary/runs.csv",
+        f"{SUMMARY}/runs.csv",
     output:
         report(
-            "results/summary/explain_vs_accuracy.svg",
+            f"{SUMMARY}/explain_vs_accuracy.svg",
             caption="../report/explain_vs_accuracy.rst",
-            category="4 Explainability",
+            category=category("4 Explainability"),
             labels={"figure": "explanation scores beside accuracy"},
         ),
     log:

@@ -18,13 +18,13 @@ localrules:
 
 rule plot_paired_differences:
     input:
-        pairs="results/summary/paired_differences.csv",
-        comparison="results/summary/comparison.csv",
+        pairs=f"{SUMMARY}/paired_differences.csv",
+        comparison=f"{SUMMARY}/comparison.csv",
     output:
         report(
             f"{FIGURES}/paired_differences.svg",
             caption="../report/paired_differences.rst",
-            category="1 Answer",
+            category=category("1 Answer"),
             labels=figure_labels("2 paired differences"),
         ),
     log:
@@ -39,12 +39,12 @@ rule plot_paired_differences:
 
 rule plot_heatmap:
     input:
-        "results/summary/comparison.csv",
+        f"{SUMMARY}/comparison.csv",
     output:
         report(
             f"{FIGURES}/heatmap.svg",
             caption="../report/heatmap.rst",
-            category="1 Answer",
+            category=category("1 Answer"),
             labels=figure_labels("3 heatmap t x w"),
         ),
     log:
@@ -59,7 +59,7 @@ rule plot_heatmap:
 
 rule plot_confusion:
     input:
-        comparison="results/summary/comparison.csv",
+        comparison=f"{SUMMARY}/comparison.csv",
         split=f"{DATA}/split.csv",
         metrics=lambda w: sorted(
             {
@@ -73,7 +73,7 @@ rule plot_confusion:
         report(
             f"{FIGURES}/confusion.svg",
             caption="../report/confusion.rst",
-            category="1 Answer",
+            category=category("1 Answer"),
             labels=figure_labels("4 confusion matrices"),
         ),
     log:
@@ -89,13 +89,13 @@ rule plot_confusion:
 
 rule plot_learning_curves:
     input:
-        epochs="results/summary/epochs.csv",
-        comparison="results/summary/comparison.csv",
+        epochs=f"{SUMMARY}/epochs.csv",
+        comparison=f"{SUMMARY}/comparison.csv",
     output:
         report(
             f"{FIGURES}/learning_curves.svg",
             caption="../report/learning_curves.rst",
-            category="2 Training",
+            category=category("2 Training"),
             labels=figure_labels("learning curves"),
         ),
     log:
@@ -110,12 +110,12 @@ rule plot_learning_curves:
 
 rule plot_test_accuracy:
     input:
-        "results/summary/runs.csv",
+        f"{SUMMARY}/runs.csv",
     output:
         report(
-            "results/summary/test_accuracy.svg",
+            f"{SUMMARY}/test_accuracy.svg",
             caption="../report/test_accuracy.rst",
-            category="2 Training",
+            category=category("2 Training"),
             labels={
                 "dataset": "all",
                 "model": "all",
@@ -133,13 +133,13 @@ rule plot_test_accuracy:
 
 rule plot_proxy_counts:
     input:
-        runs="results/summary/runs.csv",
-        comparison="results/summary/comparison.csv",
+        runs=f"{SUMMARY}/runs.csv",
+        comparison=f"{SUMMARY}/comparison.csv",
     output:
         report(
             f"{FIGURES}/proxy_counts.svg",
             caption="../report/proxy_counts.rst",
-            category="3 Proxy steps",
+            category=category("3 Proxy steps"),
             labels=lambda w: {
                 **figure_labels("wrong images and proxies")(w),
                 "configuration": "best ones",
@@ -162,7 +162,7 @@ rule plot_gallery:
         report(
             GALLERY,
             caption="../report/gallery.rst",
-            category="3 Proxy steps",
+            category=category("3 Proxy steps"),
             labels=lambda w: {
                 **figure_labels("proxy gallery")(w),
                 "configuration": short_config(
@@ -192,9 +192,9 @@ rule plot_classes:
         data_report=f"{DATA}/data_report.csv",
     output:
         report(
-            "results/summary/figures/{dataset}/classes.svg",
+            f"{SUMMARY}/figures/{{dataset}}/classes.svg",
             caption="../report/classes.rst",
-            category="5 Data",
+            category=category("5 Data"),
             labels={"dataset": "{dataset}", "item": "class counts and skipped files"},
         ),
     log:
@@ -210,9 +210,9 @@ rule plot_runtime:
         unpack(benchmark_inputs),
     output:
         report(
-            "results/summary/runtime.svg",
+            f"{SUMMARY}/runtime.svg",
             caption="../report/runtime.rst",
-            category="6 Runtime",
+            category=category("6 Runtime"),
             labels={"item": "runtime per rule"},
         ),
     log:
@@ -225,12 +225,12 @@ rule plot_runtime:
 
 rule plot_augmentations:
     input:
-        "results/summary/augmentations.csv",
+        f"{SUMMARY}/augmentations.csv",
     output:
         report(
             f"{FIGURES}/augmentations.svg",
             caption="../report/augmentations.rst",
-            category="1 Answer",
+            category=category("1 Answer"),
             labels=figure_labels("5 augmentation arms"),
         ),
     log:
@@ -246,9 +246,9 @@ rule augmentation_gallery:
         unpack(augmentation_gallery_inputs),
     output:
         report(
-            "results/summary/figures/{dataset}/augmentations.png",
+            f"{SUMMARY}/figures/{{dataset}}/augmentations.png",
             caption="../report/augmentation_gallery.rst",
-            category="5 Data",
+            category=category("5 Data"),
             labels={
                 "dataset": "{dataset}",
                 "item": "one batch under each augmentation",

@@ -63,8 +63,8 @@ def proxy_manifests_all() -> list[str]:
 
 
 def figure_targets() -> list[str]:
-    targets = ["results/summary/runtime.svg"]
-    targets += [f"results/summary/figures/{d}/classes.svg" for d in config["datasets"]]
+    targets = [f"{SUMMARY}/runtime.svg"]
+    targets += [f"{SUMMARY}/figures/{d}/classes.svg" for d in config["datasets"]]
     for g in groups():
         base = FIGURES.format(**g)
         targets += [
@@ -78,12 +78,12 @@ def figure_targets() -> list[str]:
             )
         ]
         if SCHEDULES[g["schedule"]].n_proxy_steps:
-            targets += [GALLERY.format(**g, **params) for params in PROXY_CONFIGS]
+            targets += [GALLERY.format(**g, **params) for params in run_configs()]
         if len(config["augmentations"]) > 1:
             targets.append(f"{base}/augmentations.svg")
     if len(config["augmentations"]) > 1:
         targets += [
-            f"results/summary/figures/{d}/augmentations.png" for d in config["datasets"]
+            f"{SUMMARY}/figures/{d}/augmentations.png" for d in config["datasets"]
         ]
     return targets
 
@@ -93,21 +93,26 @@ def explain_targets() -> list[str]:
         return []
     return [
         p.replace("summary.csv", "explain_gallery.png") for p in fold_summaries()
-    ] + ["results/summary/explain_vs_accuracy.svg"]
+    ] + [f"{SUMMARY}/explain_vs_accuracy.svg"]
 
 
 def all_targets() -> list[str]:
+    """Everything `snakemake` builds. In the confirm stage of a screened grid (stages.smk) also the
+    screen stage's targets and the selection, and the confirm stage's runs are known only once the
+    selection checkpoint has run: call it from an input function."""
     return [
-        "results/summary/leakage_audit.csv",
-        "results/summary/runs.csv",
-        "results/summary/epochs.csv",
-        "results/summary/comparison.csv",
-        "results/summary/test_accuracy.svg",
+        *(rules.screen_all.input if STAGED else []),
+        *([SELECTION, SELECTION.replace(".csv", ".svg")] if STAGED else []),
+        f"{SUMMARY}/leakage_audit.csv",
+        f"{SUMMARY}/runs.csv",
+        f"{SUMMARY}/epochs.csv",
+        f"{SUMMARY}/comparison.csv",
+        f"{SUMMARY}/test_accuracy.svg",
         *figure_targets(),
-        *(["results/summary/tensorboard"] if TENSORBOARD else []),
+        *([f"{SUMMARY}/tensorboard"] if TENSORBOARD else []),
         *explain_targets(),
         *(
-            ["results/summary/protocol_comparison.csv"]
+            [f"{SUMMARY}/protocol_comparison.csv"]
             if "thesis" in config["protocols"]
             else []
         ),

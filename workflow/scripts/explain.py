@@ -8,8 +8,9 @@ setup_logging(snakemake.log[0])
 p = snakemake.params
 x, y, rows = test_images(snakemake.input.split, snakemake.input.cache)
 settings = ExplainSettings(**p.settings)
-outputs = zip(snakemake.input.checkpoints, snakemake.output.csv, snakemake.output.cams, strict=True)
-for checkpoint, out_csv, out_npz in outputs:
+# the fold's explain/ folder: <run>.csv and <run>.npz per run
+for checkpoint, out_csv in zip(snakemake.input.checkpoints, p.csv, strict=True):
+    out_npz = out_csv.removesuffix(".csv") + ".npz"
     explain_checkpoint(
         checkpoint,
         x,

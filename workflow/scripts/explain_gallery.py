@@ -13,7 +13,8 @@ classes = split.drop_duplicates("label_idx").sort_values("label_idx")["label"].a
 cache = load_cache(snakemake.input.cache)
 n = snakemake.params.n_images
 columns, rows = [], None
-for title, scores, cams in zip(snakemake.params.titles, snakemake.input.scores, snakemake.input.cams):
+for title, scores in zip(snakemake.params.titles, snakemake.params.scores, strict=True):
+    cams = scores.removesuffix(".csv") + ".npz"  # in the fold's explain/ folder, beside its scores
     table = pd.read_csv(scores)
     saved = np.load(cams)
     if rows is None:

@@ -27,7 +27,7 @@ from proxy_attention.data.duplicates import lookalikes_of_test
 from proxy_attention.data.split import fold_rows
 
 RUN_PATH = re.compile(
-    r"results/runs/(?P<dataset>[^/]+)/(?P<model>[^/]+)/(?P<schedule>[^/]+)/(?P<protocol>honest|thesis)/"
+    r"(?:^|/)runs/(?P<dataset>[^/]+)/(?P<model>[^/]+)/(?P<schedule>[^/]+)/(?P<protocol>honest|thesis)/"
     r"(?:aug~(?P<augmentation>[a-z_]+)/)?seed(?P<seed>\d+)/fold(?P<fold>\d+)/(?P<rest>.*)"
 )
 
@@ -39,7 +39,7 @@ class LeakageError(RuntimeError):
 def _parse(path: str) -> dict:
     m = RUN_PATH.search(str(path))
     if not m:
-        raise ValueError(f"{path} is not under results/runs/<dataset>/<model>/<schedule>/<protocol>[/aug~<name>]"
+        raise ValueError(f"{path} is not under [results/screen/]runs/<dataset>/<model>/<schedule>/<protocol>[/aug~<name>]"
                          "/seed<S>/fold<F>/")
     info = m.groupdict()
     info["fold"] = int(info["fold"])

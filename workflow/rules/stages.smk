@@ -1,0 +1,67 @@
+# Screen, then confirm (thesis 4.7; code: proxy_attention.stages, proxy_attention.analysis.selection).
+#
+# Without `stages:` this file does nothing. With it, this workflow is the confirm stage: its
+# config is the config with stages.confirm's keys in place, its results go to results/ as a
+# plain run's do, and its proxy configurations are the ones the checkpoint select_configs
+# (select.smk) chose. The screen stage is this same workflow imported as a module with
+# stages.screen's keys and every proxy configuration, into results/screen/; its rules are named
+# screen_<rule>. The stages share the download, the dataset's index and image cache and the
+# batch size finder: those rules are this workflow's only.
+
+import yaml
+from snakemake.utils import validate
+
+from proxy_attention.config import check_config, coerce_numbers, proxy_grid
+from proxy_attention.errors import ConfigError
+from proxy_attention.stages import (
+    CONFIRM_ROOT,
+    SCREEN_ROOT,
+    SELECTION,
+    STAGES,
+    check_screen_schedules,
+    check_stages,
+    is_staged,
+    stage_config,
+)
+
+# Set in the screen module's config by the confirm stage below; a plain run has neither.
+ROOT = config.pop("_root", CONFIRM_ROOT)
+STAGE = config.pop("_stage", "confirm" if is_staged(config) else None)
+STAGED = STAGE == "confirm"
+
+if STAGED:
+    _schema = os.path.join(
+        workflow.basedir, "workflow", "schemas", "config.schema.yaml"
+    )
+    with open(_schema) as fh:
+        _schema = yaml.safe_load(fh)
+    coerce_numbers(config, _schema)
+    validate(config, schema="../schemas/config.schema.yaml")
+    STAGE_CONFIGS = {}
+    try:
+        check_stages(config, len(proxy_grid(config["proxy"])))
+        for _stage in STAGES:
+            STAGE_CONFIGS[_stage] = stage_config(config, _stage)
+            try:
+                validate(STAGE_CONFIGS[_stage], schema="../schemas/config.schema.yaml")
+                check_config(STAGE_CONFIGS[_stage])
+            except (ConfigError, WorkflowError) as e:
+                raise ConfigError(f"stages.{_stage}: {e}")
+        check_screen_schedules(STAGE_CONFIGS["screen"])
+    except ConfigError as e:
+        raise WorkflowError(f"Invalid configuration: {e}")
+    SCREEN_CONFIG = {
+        **STAGE_CONFIGS["screen"],
+        "_root": SCREEN_ROOT,
+        "_stage": "screen",
+    }
+    # the confirm stage's keys in place; `stages` stays (the report describes both stages)
+    config.update(STAGE_CONFIGS["confirm"])
+
+    module screen:
+        snakefile:
+            "../../Snakefile"
+        config:
+            SCREEN_CONFIG
+
+    use rule * from screen exclude download, prepare_dataset, index_dataset, cache_images, find_batch_size as screen_*
