@@ -174,7 +174,7 @@ def test_tiny_grid_slurm_matches_local(slurm_cluster, slurm_plugin, tiny_run, tm
     t_slurm, log = run_slurm(workflow, configfile, tmp_path / "slurm")
     print(f"SLURM run {t_slurm:.1f}s")
 
-    # the jobs really went through SLURM; tables and figures ran beside Snakemake (localrules)
+    # the jobs really went through SLURM; tables and figures ran beside Snakemake (localrule: True)
     assert "has been submitted with SLURM jobid" in log
     assert re.search(r"^rule train_round0:", log, re.M), "training was not a SLURM job"
     assert re.search(r"^localrule aggregate:", log, re.M) and re.search(r"^localrule plot_heatmap:", log, re.M), \

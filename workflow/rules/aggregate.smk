@@ -6,16 +6,8 @@
 # Every label value is a string (the report sorts them as text).
 #
 # Tables take a second and no GPU: on a cluster they run in the main Snakemake process's
-# machine instead of waiting in the queue (localrules; no effect on a local run).
-
-
-localrules:
-    fold_summary,
-    aggregate,
-    compare,
-    leakage_audit,
-    protocol_comparison,
-    tensorboard,
+# machine instead of waiting in the queue (`localrule: True`, which the screen stage's copies of a
+# screened grid keep as well; no effect on a local run).
 
 
 rule fold_summary:
@@ -26,6 +18,7 @@ rule fold_summary:
         epochs=f"{RUN}/epochs.csv",
     log:
         log_path("fold_summary", RUN),
+    localrule: True
     conda:
         ENV
     params:
@@ -53,6 +46,7 @@ rule aggregate:
         ),
     log:
         log_path("summary", "aggregate"),
+    localrule: True
     conda:
         ENV
     script:
@@ -95,6 +89,7 @@ rule compare:
         answer=f"{SUMMARY}/answer.rst",
     log:
         log_path("summary", "compare"),
+    localrule: True
     conda:
         ENV
     params:
@@ -104,8 +99,6 @@ rule compare:
 
 
 rule leakage_audit:
-    """Fails the workflow, naming the files, if a test or validation image (or a proxy made
-    from one) ever entered a training set of an honest-protocol run."""
     input:
         split=expand(SPLIT, dataset=list(config["datasets"])),
         train_sets=lambda w: train_sets(),
@@ -119,6 +112,9 @@ rule leakage_audit:
         ),
     log:
         log_path("summary", "leakage_audit"),
+    """Fails the workflow, naming the files, if a test or validation image (or a proxy made
+    from one) ever entered a training set of an honest-protocol run."""
+    localrule: True
     conda:
         ENV
     script:
@@ -126,7 +122,6 @@ rule leakage_audit:
 
 
 rule protocol_comparison:
-    """How much of the gain the thesis's (flawed) protocol reports survives the honest one."""
     input:
         f"{SUMMARY}/runs.csv",
     output:
@@ -138,6 +133,8 @@ rule protocol_comparison:
         ),
     log:
         log_path("summary", "protocol_comparison"),
+    """How much of the gain the thesis's (flawed) protocol reports survives the honest one."""
+    localrule: True
     conda:
         ENV
     script:
@@ -151,6 +148,7 @@ rule tensorboard:
         directory(f"{SUMMARY}/tensorboard"),
     log:
         log_path("summary", "tensorboard"),
+    localrule: True
     conda:
         ENV
     script:

@@ -7,10 +7,6 @@
 # nothing. Built-in datasets and `type: folder` need no download.
 
 
-localrules:
-    download,
-
-
 rule download:
     output:
         "resources/downloads/{dataset}/{filename}",
@@ -20,6 +16,7 @@ rule download:
         benchmark_path("download", "{dataset}/{filename}")
     wildcard_constraints:
         filename=r"[^/]+",
+    localrule: True
     conda:
         ENV
     params:

@@ -4,11 +4,6 @@
 # The figures are local rules on a cluster (see plots.smk).
 
 
-localrules:
-    explain_gallery,
-    plot_explain_vs_accuracy,
-
-
 rule explain:
     """All final models of a fold in one job: one process start (torch, timm, pytorch-grad-cam)
     instead of one per model. Writes the fold's explain/ folder: <run>.csv and <run>.npz per run
@@ -52,6 +47,7 @@ rule explain_gallery:
         ),
     log:
         log_path("explain", f"{RUN}/gallery"),
+    localrule: True
     conda:
         ENV
     params:
@@ -77,6 +73,7 @@ rule plot_explain_vs_accuracy:
         ),
     log:
         log_path("plots", "explain_vs_accuracy"),
+    localrule: True
     conda:
         ENV
     script:

@@ -3,19 +3,6 @@
 # except augmentation_gallery, which computes saliency maps with a model.
 
 
-localrules:
-    plot_paired_differences,
-    plot_heatmap,
-    plot_confusion,
-    plot_learning_curves,
-    plot_test_accuracy,
-    plot_proxy_counts,
-    plot_gallery,
-    plot_classes,
-    plot_runtime,
-    plot_augmentations,
-
-
 rule plot_paired_differences:
     input:
         pairs=f"{SUMMARY}/paired_differences.csv",
@@ -29,6 +16,7 @@ rule plot_paired_differences:
         ),
     log:
         log_path("plots", f"{GROUP}/paired_differences"),
+    localrule: True
     conda:
         ENV
     params:
@@ -49,6 +37,7 @@ rule plot_heatmap:
         ),
     log:
         log_path("plots", f"{GROUP}/heatmap"),
+    localrule: True
     conda:
         ENV
     params:
@@ -78,6 +67,7 @@ rule plot_confusion:
         ),
     log:
         log_path("plots", f"{GROUP}/confusion"),
+    localrule: True
     conda:
         ENV
     params:
@@ -100,6 +90,7 @@ rule plot_learning_curves:
         ),
     log:
         log_path("plots", f"{GROUP}/learning_curves"),
+    localrule: True
     conda:
         ENV
     params:
@@ -125,6 +116,7 @@ rule plot_test_accuracy:
         ),
     log:
         log_path("summary", "plot_test_accuracy"),
+    localrule: True
     conda:
         ENV
     script:
@@ -147,6 +139,7 @@ rule plot_proxy_counts:
         ),
     log:
         log_path("plots", f"{GROUP}/proxy_counts"),
+    localrule: True
     conda:
         ENV
     params:
@@ -172,6 +165,7 @@ rule plot_gallery:
         ),
     log:
         log_path("plots", f"{GROUP}/gallery/{paramspace.wildcard_pattern}"),
+    localrule: True
     conda:
         ENV
     params:
@@ -199,6 +193,7 @@ rule plot_classes:
         ),
     log:
         log_path("plots", "{dataset}/classes"),
+    localrule: True
     conda:
         ENV
     script:
@@ -217,6 +212,7 @@ rule plot_runtime:
         ),
     log:
         log_path("summary", "plot_runtime"),
+    localrule: True
     conda:
         ENV
     script:
@@ -235,6 +231,7 @@ rule plot_augmentations:
         ),
     log:
         log_path("plots", f"{GROUP}/augmentations"),
+    localrule: True
     conda:
         ENV
     script:

@@ -4,12 +4,7 @@
 
 if STAGED:
 
-    localrules:
-        select_configs,
-        plot_selection,
-
     checkpoint select_configs:
-        """Reads the screen's runs.csv without its test columns (selection.validation_only)."""
         input:
             f"{SCREEN_ROOT}/summary/runs.csv",
         output:
@@ -21,6 +16,8 @@ if STAGED:
             ),
         log:
             log_path("summary", "select_configs"),
+        """Reads the screen's runs.csv without its test columns (selection.validation_only)."""
+        localrule: True
         conda:
             ENV
         params:
@@ -41,6 +38,7 @@ if STAGED:
             ),
         log:
             log_path("plots", "selection"),
+        localrule: True
         conda:
             ENV
         script:
