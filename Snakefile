@@ -10,6 +10,11 @@
 # train (round r of the proxy runs, each job running its proxy step r first -- code:
 # proxy/ -- and of the baseline and matched runs) -> aggregate (tables, comparison, audits)
 # -> plots and explain (the report's figures).
+#
+# With `stages:` in the config (config/README.md, "Screen, then confirm"), stages.smk first
+# imports this same workflow as the module `screen` (every proxy configuration, results/screen/),
+# select.smk's checkpoint chooses on the screen's validation numbers, and the rest of this file is
+# the confirm stage, running the chosen configurations into results/.
 
 import os
 import sys
