@@ -99,6 +99,8 @@ rule compare:
 
 
 rule leakage_audit:
+    """Fails the workflow, naming the files, if a test or validation image (or a proxy made
+    from one) ever entered a training set of an honest-protocol run."""
     input:
         split=expand(SPLIT, dataset=list(config["datasets"])),
         train_sets=lambda w: train_sets(),
@@ -112,8 +114,6 @@ rule leakage_audit:
         ),
     log:
         log_path("summary", "leakage_audit"),
-    """Fails the workflow, naming the files, if a test or validation image (or a proxy made
-    from one) ever entered a training set of an honest-protocol run."""
     localrule: True
     conda:
         ENV
@@ -122,6 +122,7 @@ rule leakage_audit:
 
 
 rule protocol_comparison:
+    """How much of the gain the thesis's (flawed) protocol reports survives the honest one."""
     input:
         f"{SUMMARY}/runs.csv",
     output:
@@ -133,7 +134,6 @@ rule protocol_comparison:
         ),
     log:
         log_path("summary", "protocol_comparison"),
-    """How much of the gain the thesis's (flawed) protocol reports survives the honest one."""
     localrule: True
     conda:
         ENV

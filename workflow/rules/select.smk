@@ -5,6 +5,7 @@
 if STAGED:
 
     checkpoint select_configs:
+        """Reads the screen's runs.csv without its test columns (selection.validation_only)."""
         input:
             f"{SCREEN_ROOT}/summary/runs.csv",
         output:
@@ -16,7 +17,6 @@ if STAGED:
             ),
         log:
             log_path("summary", "select_configs"),
-        """Reads the screen's runs.csv without its test columns (selection.validation_only)."""
         localrule: True
         conda:
             ENV
