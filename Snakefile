@@ -11,7 +11,7 @@
 # proxy/ -- and of the baseline and matched runs) -> aggregate (tables, comparison, audits)
 # -> plots and explain (the report's figures).
 #
-# With `stages:` in the config (config/README.md, "Screen, then confirm"), stages.smk first
+# With `stages:` in the config (config/README.md, "Screen, then confirm"), config.smk first
 # imports this same workflow as the module `screen` (every proxy configuration, results/screen/),
 # select.smk's checkpoint chooses on the screen's validation numbers, and the rest of this file is
 # the confirm stage, running the chosen configurations into results/.
@@ -41,7 +41,7 @@ configfile: "config/config.yaml"
 report: "workflow/report/workflow.rst"
 
 
-include: "workflow/rules/stages.smk"
+include: "workflow/rules/config.smk"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/targets.smk"
 include: "workflow/rules/download.smk"
@@ -81,5 +81,5 @@ onstart:
 rule all:
     default_target: True
     input:
-        # a screened grid's confirm runs are known after its selection checkpoint (stages.smk)
+        # a screened grid's confirm runs are known after its selection checkpoint (config.smk)
         (lambda w: all_targets()) if STAGED else all_targets(),

@@ -26,6 +26,7 @@ STAGE_KEYS = ("datasets", "models", "folds", "run_folds", "seeds", "schedules", 
 SCREEN_ROOT = "results/screen"
 CONFIRM_ROOT = "results"
 SELECTION = "results/selection/proxy_configs.csv"
+SELECTION_FIGURE = "results/selection/proxy_configs.svg"
 
 
 def is_staged(config: dict) -> bool:

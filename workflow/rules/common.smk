@@ -1,15 +1,13 @@
-# Validation, wildcard constraints, path templates and the input functions of the rules.
-# Target lists: targets.smk. Path arithmetic: proxy_attention.paths; the settings a job gets
-# from the config: proxy_attention.train.settings and proxy_attention.config.
+# Wildcard constraints, path templates and the input functions of the rules (the config is
+# validated in config.smk, included before this file). Target lists: targets.smk. Path
+# arithmetic: proxy_attention.paths; the settings a job gets from the config:
+# proxy_attention.train.settings and proxy_attention.config.
 
-import yaml
 from snakemake.iocontainers import Wildcards
-from snakemake.utils import Paramspace, validate
+from snakemake.utils import Paramspace
 
 from proxy_attention.config import (
     PROXY_GRID_KEYS,
-    check_config,
-    coerce_numbers,
     explain_settings,
     folds_to_run,
     proxy_config_name,
@@ -37,16 +35,6 @@ from proxy_attention.stages import dataset_options_of_all_stages
 from proxy_attention.train.schedule import parse_schedule
 from proxy_attention.train.settings import finder_settings, train_settings
 
-# `lr: 1e-3` is a string to YAML 1.1 (PyYAML): numeric strings of number keys become numbers.
-SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
-with open(SCHEMA) as fh:
-    coerce_numbers(config, yaml.safe_load(fh))
-validate(config, schema="../schemas/config.schema.yaml")
-try:
-    check_config(config)
-except ConfigError as e:
-    raise WorkflowError(f"Invalid configuration: {e}")
-
 SCHEDULES = {parse_schedule(s).tag: parse_schedule(s) for s in config["schedules"]}
 PROXY_GRID = proxy_grid(config["proxy"])
 paramspace = Paramspace(PROXY_GRID, param_sep="~")
@@ -62,7 +50,7 @@ DATASET_OPTIONS = dataset_options_of_all_stages(config)
 GRID_LABEL_KEYS = [k for k in PROXY_GRID_KEYS if PROXY_GRID[k].nunique() > 1]
 ENV = "../../envs/proxy-attention.yaml"
 
-# A stage's own tree (stages.smk): its runs, fold split, tables and figures under ROOT
+# A stage's own tree (config.smk): its runs, fold split, tables and figures under ROOT
 # (results/screen for the screen stage); the dataset's index and image cache are shared.
 if ROOT != CONFIRM_ROOT:
     RUN = RUN.replace("results/", f"{ROOT}/", 1)
@@ -199,14 +187,16 @@ def selected_names(at_parse_time: bool = False) -> list[str]:
     """The confirm stage's proxy configurations: the chosen rows of the selection checkpoint's table."""
     import pandas as pd
 
+    # imported here: only a screened grid needs it (pandas and scipy at every parse otherwise)
+    from proxy_attention.analysis.selection import chosen_configs
+
     if at_parse_time:
         if not os.path.exists(SELECTION):
             return []
         path = SELECTION
     else:
         path = checkpoints.select_configs.get().output.table
-    table = pd.read_csv(path)
-    return list(dict.fromkeys(table.loc[table["chosen"].astype(bool), "config"]))
+    return chosen_configs(pd.read_csv(path))
 
 
 def run_configs(at_parse_time: bool = False) -> list[dict]:

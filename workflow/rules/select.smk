@@ -1,4 +1,4 @@
-# Screen -> confirm (stages.smk): the screen's proxy configurations ranked on validation only,
+# Screen -> confirm (config.smk): the screen's proxy configurations ranked on validation only,
 # the select_top best chosen for the confirm stage (code: proxy_attention.analysis.selection).
 # A checkpoint: the confirm stage's jobs are planned from its table once it has run.
 
@@ -31,7 +31,7 @@ if STAGED:
             SELECTION,
         output:
             report(
-                SELECTION.replace(".csv", ".svg"),
+                SELECTION_FIGURE,
                 caption="../report/selection.rst",
                 category="1 Answer",
                 labels={"item": "selection figure"},

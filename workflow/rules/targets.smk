@@ -97,12 +97,12 @@ def explain_targets() -> list[str]:
 
 
 def all_targets() -> list[str]:
-    """Everything `snakemake` builds. In the confirm stage of a screened grid (stages.smk) also the
+    """Everything `snakemake` builds. In the confirm stage of a screened grid (config.smk) also the
     screen stage's targets and the selection, and the confirm stage's runs are known only once the
     selection checkpoint has run: call it from an input function."""
     return [
         *(rules.screen_all.input if STAGED else []),
-        *([SELECTION, SELECTION.replace(".csv", ".svg")] if STAGED else []),
+        *([SELECTION, SELECTION_FIGURE] if STAGED else []),
         f"{SUMMARY}/leakage_audit.csv",
         f"{SUMMARY}/runs.csv",
         f"{SUMMARY}/epochs.csv",

@@ -1,6 +1,8 @@
-# Screen, then confirm (thesis 4.7; code: proxy_attention.stages, proxy_attention.analysis.selection).
+# The config: validated before any other rules file reads it (schema, then
+# proxy_attention.config.check_config; an error names the key and stops before any job).
 #
-# Without `stages:` this file does nothing. With it, this workflow is the confirm stage: its
+# Screen, then confirm (thesis 4.7; code: proxy_attention.stages, proxy_attention.analysis.selection).
+# Without `stages:` nothing more happens here. With it, this workflow is the confirm stage: its
 # config is the config with stages.confirm's keys in place, its results go to results/ as a
 # plain run's do, and its proxy configurations are the ones the checkpoint select_configs
 # (select.smk) chose. The screen stage is this same workflow imported as a module with
@@ -17,6 +19,7 @@ from proxy_attention.stages import (
     CONFIRM_ROOT,
     SCREEN_ROOT,
     SELECTION,
+    SELECTION_FIGURE,
     STAGES,
     check_screen_schedules,
     check_stages,
@@ -29,17 +32,18 @@ ROOT = config.pop("_root", CONFIRM_ROOT)
 STAGE = config.pop("_stage", "confirm" if is_staged(config) else None)
 STAGED = STAGE == "confirm"
 
-if STAGED:
-    _schema = os.path.join(
-        workflow.basedir, "workflow", "schemas", "config.schema.yaml"
-    )
-    with open(_schema) as fh:
-        _schema = yaml.safe_load(fh)
-    coerce_numbers(config, _schema)
-    validate(config, schema="../schemas/config.schema.yaml")
-    STAGE_CONFIGS = {}
-    try:
+# `lr: 1e-3` is a string to YAML 1.1 (PyYAML): numeric strings of number keys become numbers.
+with open(
+    os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+) as fh:
+    coerce_numbers(config, yaml.safe_load(fh))
+validate(config, schema="../schemas/config.schema.yaml")
+try:
+    if not STAGED:
+        check_config(config)
+    else:  # each stage's own config, its errors prefixed with the stage's key
         check_stages(config, len(proxy_grid(config["proxy"])))
+        STAGE_CONFIGS = {}
         for _stage in STAGES:
             STAGE_CONFIGS[_stage] = stage_config(config, _stage)
             try:
@@ -48,8 +52,10 @@ if STAGED:
             except (ConfigError, WorkflowError) as e:
                 raise ConfigError(f"stages.{_stage}: {e}")
         check_screen_schedules(STAGE_CONFIGS["screen"])
-    except ConfigError as e:
-        raise WorkflowError(f"Invalid configuration: {e}")
+except ConfigError as e:
+    raise WorkflowError(f"Invalid configuration: {e}")
+
+if STAGED:
     SCREEN_CONFIG = {
         **STAGE_CONFIGS["screen"],
         "_root": SCREEN_ROOT,
