@@ -26,6 +26,7 @@ MUST_NOT_LOAD = {
     "plot_learning_curves": ["torch", "timm", "pytorch_grad_cam"],
     "select_configs": ["torch", "matplotlib", "sklearn"],
     "plot_selection": ["torch", "timm", "pytorch_grad_cam"],
+    "explain_gallery": ["torch", "timm", "pytorch_grad_cam", "cv2"],
 }
 
 
@@ -47,3 +48,43 @@ def test_job_does_not_import_what_it_does_not_use(script):
 def test_the_probe_sees_a_heavy_import():
     # the check can fail: the explain job does use pytorch-grad-cam, and the probe must see it
     assert "pytorch_grad_cam" in loaded_by("explain", ["pytorch_grad_cam"])
+
+
+def test_cam_gallery_draws_without_torch(tmp_path):
+    # a lazy import inside a plotting function is paid by the job too: the CAM gallery used
+    # pytorch-grad-cam's overlay, which loaded torch, torchvision and OpenCV into a figure job (3 s)
+    out = tmp_path / "gallery.png"
+    probe = f"""
+import sys
+import numpy as np
+from proxy_attention.report.plots import plot_cam_gallery
+rng = np.random.default_rng(0)
+images = rng.integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+column = {{"title": "baseline", "cams": rng.random((2, 8, 8)), "preds": ["1", "2"], "scores": [0.1, -0.2]}}
+plot_cam_gallery(images, ["1", "3"], [column, dict(column, title="proxy")], {str(out)!r})
+print(' '.join(m for m in ("torch", "timm", "pytorch_grad_cam", "cv2") if m in sys.modules))
+"""
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == []
+    assert out.stat().st_size > 1000
+
+
+def test_end_job_exits_zero_with_the_log_written(tmp_path):
+    # torch jobs end with os._exit to skip the interpreter's teardown; what they logged and
+    # printed must still reach the log file and stdout, and the exit status must be 0
+    log = tmp_path / "job.log"
+    probe = f"""
+import logging
+from proxy_attention.logs import end_job, setup_logging
+setup_logging({str(log)!r})
+logging.getLogger("proxy_attention").info("last line of the job")
+print("to stdout", end="")
+end_job()
+raise SystemExit(3)  # never reached
+"""
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "to stdout"
+    assert log.read_text().rstrip().endswith("last line of the job")

@@ -107,17 +107,16 @@ def plot_cam_gallery(images, labels: list[str], columns: list[dict], out) -> Non
     ``images`` is (N, H, W, 3) uint8; each column is a dict with ``title``, ``cams`` (N, H, W) in [0, 1],
     ``preds`` (N predicted class names) and ``scores`` (N ROAD scores).
     """
-    from pytorch_grad_cam.utils.image import show_cam_on_image
-
     n, ncol = len(images), 1 + len(columns)
     fig, axes = plt.subplots(n, ncol, figsize=(1.9 * ncol, 1.9 * n + 0.4), squeeze=False)
     for i in range(n):
-        img01 = images[i].astype("float32") / 255
         axes[i][0].imshow(images[i])
         axes[i][0].set_ylabel(f"true: {labels[i]}", fontsize=8)
         for j, col in enumerate(columns, start=1):
-            overlay = show_cam_on_image(img01, col["cams"][i].astype("float32"), use_rgb=True)
-            axes[i][j].imshow(overlay)
+            # the CAM in jet at half opacity over the image, as pytorch-grad-cam's show_cam_on_image
+            # draws it, by matplotlib: a figure job loads no torch (issue 14)
+            axes[i][j].imshow(images[i])
+            axes[i][j].imshow(col["cams"][i], cmap="jet", vmin=0, vmax=1, alpha=0.5, interpolation="nearest")
             ok = col["preds"][i] == labels[i]
             axes[i][j].set_xlabel(f"pred {col['preds'][i]}  ROAD {col['scores'][i]:+.3f}", fontsize=7,
                                   color="tab:green" if ok else "tab:red")
