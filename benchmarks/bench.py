@@ -262,26 +262,36 @@ def script_imports(script: Path) -> str:
 
 
 def bench_job_startup(args) -> None:
-    """6. Start-up of each kind of job: a fresh interpreter running its script's imports, best of 3."""
-    probe = "import sys\n{imports}\nprint(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    """6. Start-up and exit of each kind of job: a fresh interpreter running its script's imports, best of 3.
+
+    Two figures per job kind: the process with Python's normal exit, and the process as the job ends
+    it (``end_job()``, os._exit, in the scripts that call it: the torch jobs).
+    """
+    probe = "import sys\n{imports}\nprint(' '.join(m for m in {heavy!r} if m in sys.modules), flush=True)\n{end}"
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    print("6. job start-up by kind (python start + the script's imports, fresh interpreter, best of 3):")
+    print("6. job start-up by kind (python start + the script's imports + exit, fresh interpreter, best of 3):")
+    print(f"   {'kind':10s} {'script':22s} {'normal exit':>11s} {'as the job ends':>15s}")
     for kind, scripts in JOB_KINDS.items():
         for name in scripts:
             script, _, extra = name.partition("+")
-            imports = script_imports(REPO / "workflow" / "scripts" / f"{script}.py")
+            path = REPO / "workflow" / "scripts" / f"{script}.py"
+            imports = script_imports(path)
             if extra == "proxy":  # the import train_round.py makes when its job writes a proxy step
                 imports += "\nfrom proxy_attention.proxy.job import write_proxy_step"
-            code = probe.format(imports=imports, heavy=HEAVY_MODULES)
-            best, loaded = float("inf"), ""
-            for _ in range(3):
-                t = time.perf_counter()
-                out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                                     check=True).stdout.strip()
-                wall = time.perf_counter() - t
-                if wall < best:
-                    best, loaded = wall, out
-            print(f"   {kind:10s} {name:22s} {best:5.2f} s  loads: {loaded or '-'}")
+            ends = "end_job()" in path.read_text()
+            walls, loaded = [], ""
+            for end in ("", "from proxy_attention.logs import end_job\nend_job()") if ends else ("",):
+                code = probe.format(imports=imports, heavy=HEAVY_MODULES, end=end)
+                best = float("inf")
+                for _ in range(3):
+                    t = time.perf_counter()
+                    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                                         check=True).stdout.strip()
+                    best = min(best, time.perf_counter() - t)
+                    loaded = out
+                walls.append(best)
+            as_job = f"{walls[-1]:13.2f} s" if ends else f"{'(same)':>15s}"
+            print(f"   {kind:10s} {name:22s} {walls[0]:9.2f} s {as_job}  loads: {loaded or '-'}")
 
 
 def bench_augmentations(args) -> None:

@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,9 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 # Keep torch to the cores CI has, and never reach a model hub from a test.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The config's model check remembers what passed (proxy_attention.modelcheck): in a folder of this
+# test session, shared by its Snakemake runs, never the user's ~/.cache.
+os.environ["PROXY_ATTENTION_CACHE"] = tempfile.mkdtemp(prefix="proxy-attention-tests-")
 
 
 def write_colour_classes(folder, per_class: int, noise: float, strength: float) -> None:

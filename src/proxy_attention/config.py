@@ -89,16 +89,9 @@ def check_config(config: dict, check_models: bool = True) -> None:
                 f"the allowed values are 0..{config['folds'] - 1}"
             )
     if check_models:
-        from proxy_attention.errors import ModelError
-        from proxy_attention.models import check_model_name
+        from proxy_attention.modelcheck import check_models as _check_models
 
-        for name in config["models"]:
-            try:
-                check_model_name(name)
-            except ModelError as e:
-                raise ConfigError(f"config key {e}") from None
-        for name in config["models"]:
-            check_model_at_size(config, name)
+        _check_models(config)
     for key in ("pretrained", "model_kwargs"):
         unknown = sorted(set(config.get(key) or {}) - set(config["models"]))
         if unknown:
@@ -136,12 +129,12 @@ def _check_folder(name: str, path) -> None:
                           f"(relative paths start in the working directory {Path.cwd()})")
 
 
-def check_model_at_size(config: dict, name: str) -> None:
+def check_model_at_size(config: dict, name: str) -> str | None:
     """What otherwise fails hours later, in a job: ``cam_target_layer`` naming a module the model
     lacks (found in the first proxy step), a ViT/Swin built for 224 px trained at ``img_size``
     without ``model_kwargs`` (``AssertionError: Input height (32) doesn't match model (224)`` in
     round 0); a CAM layer whose map is 1x1 is a warning. The model is built on the meta device (no weights, no
-    memory; about 0.1 s) and run on one meta image of ``img_size``.
+    memory; about 0.1 s) and run on one meta image of ``img_size``. Returns the warning, if any.
     """
     import difflib
 
@@ -203,12 +196,10 @@ def check_model_at_size(config: dict, name: str) -> None:
     if needs_cams and act is not None and act.ndim == 4 and act.shape[-2] * act.shape[-1] <= 1:
         # a warning only: a run of the data steps alone, or of round 0, is still fine; the proxy
         # step and explain jobs refuse it (proxy_attention.proxy.cams.check_cam_grid)
-        import logging
-
-        logging.getLogger(__name__).warning(
-            "config key 'cam_target_layer.%s': layer '%s' has a %dx%d feature map at img_size %d, so every CAM "
-            "is constant and the proxy steps and explain scores will refuse it; use a larger img_size or set "
-            "an earlier layer", name, layer_name, act.shape[-2], act.shape[-1], size)
+        return (f"config key 'cam_target_layer.{name}': layer '{layer_name}' has a {act.shape[-2]}x{act.shape[-1]} "
+                f"feature map at img_size {size}, so every CAM is constant and the proxy steps and explain scores "
+                "will refuse it; use a larger img_size or set an earlier layer")
+    return None
 
 
 def proxy_grid(proxy: dict) -> pd.DataFrame:
