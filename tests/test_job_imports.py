@@ -26,7 +26,8 @@ MUST_NOT_LOAD = {
     "plot_learning_curves": ["torch", "timm", "pytorch_grad_cam"],
     "select_configs": ["torch", "matplotlib", "sklearn"],
     "plot_selection": ["torch", "timm", "pytorch_grad_cam"],
-    "explain_gallery": ["torch", "timm", "pytorch_grad_cam", "cv2"],
+    "explain_gallery": ["torch", "timm", "pytorch_grad_cam", "cv2", "seaborn", "scipy"],
+    "plot_gallery": ["torch", "timm", "pytorch_grad_cam", "seaborn", "scipy"],
 }
 
 

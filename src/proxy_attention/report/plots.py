@@ -6,11 +6,12 @@ import textwrap
 
 import matplotlib
 
+# seaborn (and the SciPy it loads) is imported by the functions that draw with it: the image
+# galleries' jobs do not pay for it (1.1 s a job, benchmarks/README.md section 6)
 matplotlib.use("Agg")
 matplotlib.rcParams["svg.fonttype"] = "none"  # SVG text stays text: searchable and selectable in the report
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
 
 from proxy_attention.atomic import atomic_path  # noqa: E402
 from proxy_attention.config import config_labels, run_labels, short_config  # noqa: E402,F401  (re-exported for the figure modules)
@@ -32,6 +33,7 @@ REFERENCE_COLOUR = "black"
 
 def palette(labels, references=("baseline", "baseline_matched")) -> dict:
     """Stable colours: references in black/grey, proxy configurations from a colour-blind palette in sorted order."""
+    import seaborn as sns
     labels = sorted(set(labels), key=str)
     others = [lab for lab in labels if lab not in references]
     base = [c for i, c in enumerate(sns.color_palette("colorblind")) if i != 7]  # no grey: that is the reference
@@ -80,6 +82,7 @@ def empty_figure(message: str, out) -> None:
 
 def plot_accuracy_by_round(runs: pd.DataFrame, out) -> None:
     """Test accuracy after every round, every run; mean line with a 95% band over folds, dots = single runs."""
+    import seaborn as sns
     df = runs.copy()
     df["run"] = run_labels(df["method"], df["config"])
     df["panel"] = df["dataset"] + " / " + df["model"] + " / " + df["schedule"].astype(str)
@@ -131,6 +134,7 @@ def plot_cam_gallery(images, labels: list[str], columns: list[dict], out) -> Non
 
 def plot_explain_vs_accuracy(runs: pd.DataFrame, out) -> None:
     """Final models: test accuracy beside the explanation scores, baseline vs each proxy configuration."""
+    import seaborn as sns
     df = runs.dropna(subset=["explain_road_combined"]).copy()
     df["run"] = df["config"].map(lambda c: "\n".join(textwrap.wrap(short_config(c), 40)))
     df["panel"] = df["dataset"] + " / " + df["model"] + " / " + df["schedule"].astype(str)
@@ -161,6 +165,7 @@ def plot_explain_vs_accuracy(runs: pd.DataFrame, out) -> None:
 def plot_learning_curves(epochs: pd.DataFrame, comparison: pd.DataFrame, schedule: str, out, top: int = 6) -> None:
     """Validation and training accuracy by epoch: the reference and the ``top`` best configurations,
     mean over folds and seeds with a +-1 sd band; dotted lines mark the proxy steps."""
+    import seaborn as sns
     refs = set(comparison["reference"])
     df = epochs[epochs["method"].isin(refs) | ((epochs["method"] == "proxy") & epochs["config"].isin(top_configs(comparison, top)))].copy()
     if df.empty:
@@ -187,6 +192,7 @@ def plot_learning_curves(epochs: pd.DataFrame, comparison: pd.DataFrame, schedul
 
 def plot_proxy_counts(runs: pd.DataFrame, comparison: pd.DataFrame, out, top: int = 8) -> None:
     """Per proxy step: training images found wrong, proxy images written, and % of their pixels changed."""
+    import seaborn as sns
     df = runs[(runs["method"] == "proxy") & (runs["round"] >= 1)].copy()
     if df.empty or "wrong_found" not in df:
         return empty_figure("no proxy steps in this schedule", out)
@@ -216,6 +222,7 @@ def plot_proxy_counts(runs: pd.DataFrame, comparison: pd.DataFrame, out, top: in
 
 def plot_class_counts(split: pd.DataFrame, data_report: pd.DataFrame, out) -> None:
     """Images per class in the test part and in each fold, and what indexing skipped or converted."""
+    import seaborn as sns
     df = split.copy()
     df["part"] = [("test" if s == "test" else f"fold {f}") for s, f in zip(df["split"], df["fold"])]
     counts = df.groupby(["label", "part"]).size().rename("images").reset_index()
@@ -250,6 +257,7 @@ def plot_class_counts(split: pd.DataFrame, data_report: pd.DataFrame, out) -> No
 
 def plot_runtime(jobs: pd.DataFrame, out) -> None:
     """Total and per-job wall time of each rule, from Snakemake's benchmark files (``rule``, ``s`` per job)."""
+    import seaborn as sns
     if jobs.empty:
         return empty_figure("no benchmark files", out)
     total = jobs.groupby("rule")["s"].agg(["sum", "count", "mean"]).sort_values("sum", ascending=False)
