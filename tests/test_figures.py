@@ -107,6 +107,28 @@ def test_training_and_proxy_figures(tables, tmp_path):
     assert "test accuracy" in svg_text(tmp_path / "acc.svg")
 
 
+def test_figures_with_random_parts_give_the_same_bytes_every_time(tables, tmp_path):
+    # bootstrapped 95% bands, stripplot jitter, SVG ids and dates: all fixed, whatever NumPy's
+    # global generator holds, and that generator is left as it was
+    runs = tables[0].assign(explain_road_combined=lambda d: d["test_acc"] - 0.5,
+                            explain_cam_conf_change=lambda d: d["test_acc"] / 10)
+    jobs = pd.DataFrame({"rule": ["train_round0"] * 4 + ["explain"] * 3, "s": [60.0, 61, 59, 64, 12, 13, 11]})
+    draw = {"acc": lambda out: plots.plot_accuracy_by_round(runs, out),
+            "explain": lambda out: plots.plot_explain_vs_accuracy(runs, out),
+            "runtime": lambda out: plots.plot_runtime(jobs, out)}
+    for name, plot in draw.items():
+        np.random.seed(1)
+        plot(tmp_path / f"{name}1.svg")
+        after = np.random.random()
+        np.random.seed(1)
+        np.random.random(7)
+        plot(tmp_path / f"{name}2.svg")
+        first, second = ((tmp_path / f"{name}{i}.svg").read_bytes() for i in (1, 2))
+        assert first == second, name
+        np.random.seed(1)
+        assert np.random.random() == after, f"{name} left NumPy's global generator changed"
+
+
 def test_confusion_counts_and_figure(tmp_path):
     labels = np.array([0, 0, 1, 1, 2])
     m = pc.confusion_counts(labels, [np.array([0, 1, 1, 1, 2]), np.array([0, 0, 1, 2, 2])], 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from contextlib import contextmanager
 
 import matplotlib
 
@@ -10,18 +11,37 @@ import matplotlib
 # galleries' jobs do not pay for it (1.1 s a job, benchmarks/README.md section 6)
 matplotlib.use("Agg")
 matplotlib.rcParams["svg.fonttype"] = "none"  # SVG text stays text: searchable and selectable in the report
+matplotlib.rcParams["svg.hashsalt"] = "proxy-attention"  # SVG element ids from a fixed salt, not a random one
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from proxy_attention.atomic import atomic_path  # noqa: E402
 from proxy_attention.config import config_labels, run_labels, short_config  # noqa: E402,F401  (re-exported for the figure modules)
 
+# no creation date in the file: the same tables give the same bytes
+NO_DATE = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
+
+# seed of the figures' random parts: seaborn's bootstrapped 95% intervals and stripplot jitter
+FIGURE_SEED = 0
+
 
 def save(fig, path) -> None:
     suffix = str(path).rsplit(".", 1)[-1]
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=suffix, bbox_inches="tight")
+        fig.savefig(tmp, format=suffix, bbox_inches="tight", metadata=NO_DATE.get(suffix))
     plt.close(fig)
+
+
+@contextmanager
+def seeded_jitter(seed: int = FIGURE_SEED):
+    """seaborn's stripplot jitters with NumPy's global generator: seed it for the figure, then restore it."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 # ---------------------------------------------------------------------------
@@ -92,10 +112,11 @@ def plot_accuracy_by_round(runs: pd.DataFrame, out) -> None:
         sub = df[df["panel"] == panel]
         sns.lineplot(data=sub, x="round", y="test_acc", hue="run", palette=palette(sub["run"]), style="method",
                      markers=True, dashes=False,
-                     errorbar=("ci", 95) if sub["fold"].nunique() > 1 else None, err_style="band", ax=ax)
-        sns.stripplot(data=sub, x="round", y="test_acc", hue="run", palette=palette(sub["run"]), dodge=False,
-                      alpha=0.35, size=3, ax=ax,
-                      legend=False, native_scale=True)
+                     errorbar=("ci", 95) if sub["fold"].nunique() > 1 else None, err_style="band", seed=FIGURE_SEED,
+                     ax=ax)
+        with seeded_jitter():
+            sns.stripplot(data=sub, x="round", y="test_acc", hue="run", palette=palette(sub["run"]), dodge=False,
+                          alpha=0.35, size=3, ax=ax, legend=False, native_scale=True)
         ax.set_title(panel)
         ax.set_xlabel("round (after proxy step r)")
         ax.set_ylabel("test accuracy")
@@ -148,8 +169,9 @@ def plot_explain_vs_accuracy(runs: pd.DataFrame, out) -> None:
         for c, (col, label) in enumerate(metrics):
             ax = axes[r][c]
             sns.pointplot(data=sub, y="run", x=col, hue="method", errorbar=("ci", 95) if sub["fold"].nunique() > 1
-                          else None, linestyle="none", ax=ax, legend=c == 0)
-            sns.stripplot(data=sub, y="run", x=col, color="0.3", alpha=0.4, size=3, ax=ax)
+                          else None, seed=FIGURE_SEED, linestyle="none", ax=ax, legend=c == 0)
+            with seeded_jitter():
+                sns.stripplot(data=sub, y="run", x=col, color="0.3", alpha=0.4, size=3, ax=ax)
             ax.set_xlabel(label)
             ax.set_ylabel(panel if c == 0 else "")
             if c:
@@ -271,7 +293,8 @@ def plot_runtime(jobs: pd.DataFrame, out) -> None:
     axes[0].set_xlabel("total wall time (minutes, summed over jobs)")
     axes[0].set_xlim(0, total["sum"].max() / 60 * 1.45)
     axes[0].set_title(f"all benchmarked jobs: {total['sum'].sum() / 60:.1f} min")
-    sns.stripplot(data=jobs, y="rule", x="s", order=order, ax=axes[1], size=4, alpha=0.6, jitter=0.2)
+    with seeded_jitter():
+        sns.stripplot(data=jobs, y="rule", x="s", order=order, ax=axes[1], size=4, alpha=0.6, jitter=0.2)
     axes[1].set_xlabel("seconds per job")
     axes[1].set_ylabel(None)
     axes[1].set_title("one dot per job")
