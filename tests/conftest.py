@@ -1,4 +1,6 @@
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,6 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # The config's model check remembers what passed (proxy_attention.modelcheck): in a folder of this
 # test session, shared by its Snakemake runs, never the user's ~/.cache.
 os.environ["PROXY_ATTENTION_CACHE"] = tempfile.mkdtemp(prefix="proxy-attention-tests-")
+atexit.register(shutil.rmtree, os.environ["PROXY_ATTENTION_CACHE"], ignore_errors=True)  # nothing left in $TMPDIR
 
 
 def write_colour_classes(folder, per_class: int, noise: float, strength: float) -> None:
