@@ -71,11 +71,18 @@ if any(a == "--report" or a.startswith("--report=") for a in sys.argv):
 # One run at a time in a working directory (profiles/default sets nolock): an flock on
 # results/.lock, taken only by a run that executes jobs (never -n, --lint, --report or a cluster
 # job's own process), and released by the kernel when the process ends, also after a SIGKILL.
+#
+# A local run's torch jobs start as forks of one warm worker that has imported torch and timm
+# (src/proxy_attention/workers/; PROXY_ATTENTION_WARM=0 turns it off): the worker is keyed to
+# this process and ends with it. Never on a cluster, where a job must stay in its allocation.
 onstart:
     from proxy_attention.runlock import take_run_lock
+    from proxy_attention.workers.address import ENV_RUN
 
     if workflow.is_main_process:
         take_run_lock()
+        if workflow.local_exec:
+            os.environ[ENV_RUN] = str(os.getpid())
 
 
 rule all:

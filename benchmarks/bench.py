@@ -10,7 +10,8 @@
 4. per-job start-up cost (imports, model build) and peak memory of a training job;
 5. training throughput of every augmentation arm against the plain epoch (same model, data, threads);
 6. start-up of each kind of job (training, proxy step, explain, table, plot, data): its script's
-   imports in a fresh interpreter, and which heavy libraries (torch, grad-cam, matplotlib...) it loads.
+   imports in a fresh interpreter, and which heavy libraries (torch, grad-cam, matplotlib...) it loads;
+   for torch jobs also the same job handed to a running warm worker (proxy_attention.workers).
 
 Targets (2-core CPU): 1. >= 0.9, 2. >= 0.7, 3. each < 30 s, 5. tensor methods (mixup, cutmix,
 random_erasing) cost <= 20 %. Figures go to benchmarks/README.md.
@@ -264,34 +265,61 @@ def script_imports(script: Path) -> str:
 def bench_job_startup(args) -> None:
     """6. Start-up and exit of each kind of job: a fresh interpreter running its script's imports, best of 3.
 
-    Two figures per job kind: the process with Python's normal exit, and the process as the job ends
-    it (``end_job()``, os._exit, in the scripts that call it: the torch jobs).
+    Three figures per job kind: the process with Python's normal exit, the process as the job ends
+    it (``end_job()``, os._exit, in the scripts that call it: the torch jobs), and -- for the scripts
+    that hand themselves to the run's warm worker (``run_in_worker()``) -- the job's process when a
+    worker is running: Python start, the hand-over, the fork's remaining imports and its exit.
     """
     probe = "import sys\n{imports}\nprint(' '.join(m for m in {heavy!r} if m in sys.modules), flush=True)\n{end}"
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    print("6. job start-up by kind (python start + the script's imports + exit, fresh interpreter, best of 3):")
-    print(f"   {'kind':10s} {'script':22s} {'normal exit':>11s} {'as the job ends':>15s}")
-    for kind, scripts in JOB_KINDS.items():
-        for name in scripts:
-            script, _, extra = name.partition("+")
-            path = REPO / "workflow" / "scripts" / f"{script}.py"
-            imports = script_imports(path)
-            if extra == "proxy":  # the import train_round.py makes when its job writes a proxy step
-                imports += "\nfrom proxy_attention.proxy.job import write_proxy_step"
-            ends = "end_job()" in path.read_text()
-            walls, loaded = [], ""
-            for end in ("", "from proxy_attention.logs import end_job\nend_job()") if ends else ("",):
-                code = probe.format(imports=imports, heavy=HEAVY_MODULES, end=end)
-                best = float("inf")
-                for _ in range(3):
-                    t = time.perf_counter()
-                    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                                         check=True).stdout.strip()
-                    best = min(best, time.perf_counter() - t)
-                    loaded = out
-                walls.append(best)
-            as_job = f"{walls[-1]:13.2f} s" if ends else f"{'(same)':>15s}"
-            print(f"   {kind:10s} {name:22s} {walls[0]:9.2f} s {as_job}  loads: {loaded or '-'}")
+    env.pop("PROXY_ATTENTION_WARM_RUN", None)
+    work = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
+    run = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])  # a stand-in Snakemake run
+    warm_env = dict(env, PROXY_ATTENTION_WARM_RUN=str(run.pid))
+    print("6. job start-up by kind (python start + the script's imports + exit, best of 3; "
+          "warm: the same job handed to a running warm worker):")
+    print(f"   {'kind':10s} {'script':22s} {'normal exit':>11s} {'as the job ends':>15s} {'warm worker':>11s}")
+    try:
+        for kind, scripts in JOB_KINDS.items():
+            for name in scripts:
+                script, _, extra = name.partition("+")
+                path = REPO / "workflow" / "scripts" / f"{script}.py"
+                imports = script_imports(path)
+                if extra == "proxy":  # the import train_round.py makes when its job writes a proxy step
+                    imports += "\nfrom proxy_attention.proxy.job import write_proxy_step"
+                text = path.read_text()
+                ends = "end_job()" in text
+                walls, loaded = [], ""
+                for end in ("", "from proxy_attention.logs import end_job\nend_job()") if ends else ("",):
+                    code = probe.format(imports=imports, heavy=HEAVY_MODULES, end=end)
+                    best = float("inf")
+                    for _ in range(3):
+                        t = time.perf_counter()
+                        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                                             check=True).stdout.strip()
+                        best = min(best, time.perf_counter() - t)
+                        loaded = out
+                    walls.append(best)
+                warm = f"{'-':>11s}"
+                if "run_in_worker()" in text:
+                    job = work / f"{script}_{extra or 'job'}.py"
+                    job.write_text("from proxy_attention.workers.client import run_in_worker\n\nrun_in_worker()\n"
+                                   + probe.format(imports=imports, heavy=HEAVY_MODULES, end=end))
+                    best = float("inf")
+                    for i in range(4):  # the first starts the worker (its imports), not counted
+                        t = time.perf_counter()
+                        subprocess.run([sys.executable, str(job)], capture_output=True, cwd=work, env=warm_env,
+                                       check=True)
+                        if i:
+                            best = min(best, time.perf_counter() - t)
+                    warm = f"{best:9.2f} s"
+                as_job = f"{walls[-1]:13.2f} s" if ends else f"{'(same)':>15s}"
+                print(f"   {kind:10s} {name:22s} {walls[0]:9.2f} s {as_job} {warm}  loads: {loaded or '-'}")
+    finally:
+        run.kill()
+        run.wait()
+        time.sleep(1)  # the worker sees its run end and exits
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def bench_augmentations(args) -> None:

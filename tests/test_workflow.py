@@ -162,6 +162,38 @@ def test_killed_run_resumes_to_the_same_numbers(finished, tmp_path):
     assert not leftovers
 
 
+def test_the_warm_worker_gives_the_numbers_of_fresh_interpreters(finished, tmp_path):
+    """The default local run forks its torch jobs from one warm worker (proxy_attention.workers); with
+    PROXY_ATTENTION_WARM=0 every job is its own interpreter. Same weights, same numbers."""
+    cold = tmp_path / "cold"
+    cold.mkdir()
+    snakemake(cold, env={**os.environ, "PROXY_ATTENTION_WARM": "0"})
+    train_logs = sorted((finished / "results/logs/train").rglob("*.log"))
+    assert train_logs and all("ran in a fork of the run's worker" in p.read_text() for p in train_logs)
+    assert not any("ran in a fork" in p.read_text() for p in (cold / "results/logs/train").rglob("*.log"))
+    assert not (cold / "results/logs/warm_worker.log").exists()
+    # the worker of the finished run ended with its Snakemake process
+    assert (finished / "results/logs/warm_worker.log").read_text().rstrip().endswith("exit")
+    cols = ["fold", "method", "config", "round", "test_acc", "val_acc", "test_loss", "val_loss", "images_seen",
+            "n_proxies", "explain_road", "explain_conf_change"]
+    warm_runs = pd.read_csv(finished / "results/summary/runs.csv")
+    cold_runs = pd.read_csv(cold / "results/summary/runs.csv")
+    cols = [c for c in cols if c in warm_runs.columns]
+    assert len(cols) >= 8, warm_runs.columns
+    pd.testing.assert_frame_equal(warm_runs[cols], cold_runs[cols])
+    checkpoints = sorted(p.relative_to(finished) for p in (finished / "results/runs").rglob("checkpoint.pt"))
+    assert len(checkpoints) >= 6
+    for rel in checkpoints:
+        a = torch.load(finished / rel, weights_only=False, map_location="cpu")["model"]
+        b = torch.load(cold / rel, weights_only=False, map_location="cpu")["model"]
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), rel
+    for proxies in sorted((finished / "results/runs").rglob("proxy1/images")):
+        rel = proxies.relative_to(finished)
+        files = sorted(p.name for p in proxies.iterdir())
+        assert files and files == sorted(p.name for p in (cold / rel).iterdir())
+        assert all((proxies / f).read_bytes() == (cold / rel / f).read_bytes() for f in files), rel
+
+
 @pytest.mark.parametrize(
     "change, message",
     [

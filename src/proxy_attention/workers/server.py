@@ -1,0 +1,295 @@
+"""The warm worker: import torch and timm once, then run each job in a fork of this process.
+
+Started by the first job of a run that finds none (:mod:`proxy_attention.workers.client`), in
+its own session, with its log in ``results/logs/warm_worker.log``::
+
+    python -P -m proxy_attention.workers.server ADDRESS_HEX
+
+It binds its abstract address first (a second worker for the same address exits at once) and
+listens, then imports :data:`~proxy_attention.workers.address.PRELOAD`; jobs that connect
+meanwhile wait for it. A job sends its script, argv, working directory and environment, with its
+stdin, stdout and stderr as file descriptors; the worker forks a child that takes them over and
+runs the script as ``__main__`` (``runpy``), exactly as the job's own interpreter would after the
+same imports. The job's process waits and exits with the child's status. The worker runs no torch
+code itself and starts no thread, so each child begins as a fresh interpreter would.
+
+A child dies with the worker (``PR_SET_PDEATHSIG``) and is killed when its job's process goes
+away (the connection closes: SIGKILL of the job, of Snakemake's process group); the worker ends
+when its Snakemake run does, on SIGTERM/SIGINT/SIGHUP (killing its children), or after
+``--idle`` seconds without a job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import importlib
+import io
+import json
+import os
+import runpy
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+
+from proxy_attention.workers.address import PRELOAD, run_pid
+
+MAX_MESSAGE = 1 << 20
+PR_SET_PDEATHSIG = 1
+
+
+def log(message: str) -> None:
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [worker {os.getpid()}] {message}", flush=True)
+
+
+@dataclass
+class Job:
+    conn: socket.socket
+    pid: int
+    script: str
+    started: float
+    pidfd: int | None = None
+    peer: dict = field(default_factory=dict)
+
+
+def _alive(pid: int, start_time: str | None) -> bool:
+    """Whether ``pid`` is still the same running process (not gone, not a zombie, not reused)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return stat[0] != "Z" and (start_time is None or stat[19] == start_time)
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        return None
+
+
+def _die_with_parent(parent: int) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the worker died before prctl took effect
+        os._exit(1)
+
+
+def _run_child(request: dict, fds: list[int], close: list[int], parent: int) -> None:
+    """In the forked child: become the job (streams, directory, environment, argv) and run its script."""
+    code = 1
+    try:
+        os.setpgid(0, 0)  # its own process group: killing the job kills what it started too
+        _die_with_parent(parent)
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for fd in close:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True)
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
+        sys.__stdout__, sys.__stderr__, sys.__stdin__ = sys.stdout, sys.stderr, sys.stdin
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = list(request["argv"])
+        sys.path.insert(0, os.path.dirname(request["script"]))  # as `python SCRIPT` sets it
+        from proxy_attention.workers import client
+
+        client.IN_WORKER = True
+        try:
+            runpy.run_path(request["script"], run_name="__main__")
+            code = 0
+        except SystemExit as e:
+            if e.code is None or isinstance(e.code, int):
+                code = e.code or 0
+            else:
+                print(e.code, file=sys.stderr)
+                code = 1
+        except KeyboardInterrupt:  # SIGINT: print the traceback, then die of the signal, as Python does
+            traceback.print_exc()
+            code = -signal.SIGINT
+        except BaseException:  # noqa: BLE001 -- the job's traceback, as its own interpreter prints it
+            traceback.print_exc()
+            code = 1
+        import atexit
+
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        if code < 0:
+            with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP have no handler to reset
+                signal.signal(-code, signal.SIG_DFL)
+            os.kill(os.getpid(), -code)
+        os._exit(code if code >= 0 else 128 - code)
+
+
+def _send(conn: socket.socket, message: dict) -> None:
+    with contextlib.suppress(OSError):
+        conn.send(json.dumps(message).encode())
+
+
+class Worker:
+    def __init__(self, listener: socket.socket, watch_pid: int, idle_s: float):
+        self.listener = listener
+        self.watch_pid = watch_pid
+        self.watch_start = _start_time(watch_pid)
+        self.idle_s = idle_s
+        self.jobs: dict[int, Job] = {}
+        self.selector = selectors.DefaultSelector()
+        self.last_busy = time.monotonic()
+        self.stopping = False
+
+    def own_fds(self) -> list[int]:
+        fds = [self.listener.fileno(), self.selector.fileno()]
+        for job in self.jobs.values():
+            fds.append(job.conn.fileno())
+            if job.pidfd is not None:
+                fds.append(job.pidfd)
+        return fds
+
+    def accept(self) -> None:
+        conn, _ = self.listener.accept()
+        pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+        if uid != os.getuid():
+            log(f"refused a connection from uid {uid} (pid {pid})")
+            conn.close()
+            return
+        conn.settimeout(10)
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(conn, MAX_MESSAGE, 3)
+            request = json.loads(data)
+        except (OSError, ValueError) as e:
+            log(f"bad request from pid {pid}: {e!r}")
+            conn.close()
+            return
+        conn.settimeout(None)
+        if len(fds) != 3:
+            log(f"request from pid {pid} without its three standard streams")
+            for fd in fds:
+                os.close(fd)
+            conn.close()
+            return
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        child = os.fork()
+        if child == 0:
+            _run_child(request, fds, [*self.own_fds(), conn.fileno()], parent=os.getppid())
+        for fd in fds:
+            os.close(fd)
+        job = Job(conn, child, request["script"], time.monotonic(), peer={"pid": pid})
+        with contextlib.suppress(AttributeError, OSError):
+            job.pidfd = os.pidfd_open(child)
+            self.selector.register(job.pidfd, selectors.EVENT_READ, ("exit", child))
+        self.selector.register(conn, selectors.EVENT_READ, ("conn", child))
+        self.jobs[child] = job
+        _send(conn, {"pid": child})
+        log(f"job pid {child} for client {pid}: {request.get('name') or request['script']}")
+
+    def reap(self) -> None:
+        for pid in list(self.jobs):
+            try:
+                done, status, usage = os.wait4(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status, usage = pid, 0, None
+            if done == 0:
+                continue
+            job = self.jobs.pop(pid)
+            code = os.waitstatus_to_exitcode(status) if usage is not None else 1
+            wall = time.monotonic() - job.started
+            reply = {"status": code, "wall_s": round(wall, 3)}
+            if usage is not None:
+                reply |= {"cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "max_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+            _send(job.conn, reply)
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(job.conn)
+            job.conn.close()
+            if job.pidfd is not None:
+                self.selector.unregister(job.pidfd)
+                os.close(job.pidfd)
+            log(f"job pid {pid} ended: {json.dumps(reply)}")
+            self.last_busy = time.monotonic()
+
+    def kill(self, pid: int, why: str) -> None:
+        log(f"killing job pid {pid}: {why}")
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+
+    def stop(self, *_args) -> None:
+        self.stopping = True
+
+    def serve(self) -> None:
+        self.selector.register(self.listener, selectors.EVENT_READ, ("listen", None))
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self.stop)
+        while not self.stopping:
+            for key, _ in self.selector.select(timeout=0.5):
+                kind, pid = key.data
+                if kind == "listen":
+                    self.accept()
+                elif kind == "conn" and pid in self.jobs:
+                    # the job's process closed its end (it was killed) or broke the protocol
+                    self.kill(pid, "its job's process went away")
+                    self.selector.unregister(key.fileobj)
+            self.reap()
+            if self.jobs:
+                self.last_busy = time.monotonic()
+            if not _alive(self.watch_pid, self.watch_start):
+                log(f"Snakemake (pid {self.watch_pid}) ended")
+                break
+            if not self.jobs and time.monotonic() - self.last_busy > self.idle_s:
+                log(f"no job for {self.idle_s:g} s")
+                break
+        for pid in list(self.jobs):
+            self.kill(pid, "the worker is stopping")
+        deadline = time.monotonic() + 5
+        while self.jobs and time.monotonic() < deadline:
+            self.reap()
+            time.sleep(0.05)
+        log("exit")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("address", help="the abstract socket address, hex")
+    parser.add_argument("--idle", type=float, default=120.0, help="seconds without a job before it exits")
+    args = parser.parse_args(argv)
+    address = bytes.fromhex(args.address)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        listener.bind(address)
+    except OSError as e:  # another worker has it already
+        log(f"address in use ({e}); exit")
+        return 0
+    listener.listen(64)
+    watch = run_pid()
+    started = time.monotonic()
+    for name in PRELOAD:
+        importlib.import_module(name)
+    threads = len(os.listdir("/proc/self/task"))
+    log(f"imported {', '.join(PRELOAD)} in {time.monotonic() - started:.2f} s; serving Snakemake pid {watch} ({threads} OS threads)")
+    gc.collect()
+    gc.freeze()  # the imported objects stay out of the children's garbage collections (fewer copied pages)
+    Worker(listener, watch, args.idle).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
