@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -271,7 +272,10 @@ def bench_job_startup(args) -> None:
     worker is running: Python start, the hand-over, the fork's remaining imports and its exit.
     """
     probe = "import sys\n{imports}\nprint(' '.join(m for m in {heavy!r} if m in sys.modules), flush=True)\n{end}"
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    # what Snakemake puts in a job's environment (threads: 1), as in the workflow's jobs
+    one_thread = {k: "1" for k in ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), **one_thread)
     env.pop("PROXY_ATTENTION_WARM_RUN", None)
     work = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
     run = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])  # a stand-in Snakemake run
@@ -301,9 +305,11 @@ def bench_job_startup(args) -> None:
                         loaded = out
                     walls.append(best)
                 warm = f"{'-':>11s}"
-                if "run_in_worker()" in text:
+                hand_over = re.search(r"^run_in_worker\((.*?)\)", text, re.M)
+                if hand_over:
                     job = work / f"{script}_{extra or 'job'}.py"
-                    job.write_text("from proxy_attention.workers.client import run_in_worker\n\nrun_in_worker()\n"
+                    job.write_text("from proxy_attention.workers.client import run_in_worker\n\n"
+                                   f"run_in_worker({hand_over.group(1)})\n"
                                    + probe.format(imports=imports, heavy=HEAVY_MODULES, end=end))
                     best = float("inf")
                     for i in range(4):  # the first starts the worker (its imports), not counted

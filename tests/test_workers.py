@@ -19,26 +19,31 @@ import pytest
 from proxy_attention.workers.address import ENV_RUN, ENV_SWITCH, worker_address
 
 REPO = Path(__file__).resolve().parents[1]
+# what Snakemake puts in the environment of a job with `threads: 1`
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
 
 JOB = """
 from proxy_attention.workers.client import run_in_worker
 
-run_in_worker()
+run_in_worker(KIND)
 import json, os, sys
 
 from proxy_attention.workers import client
 
 print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "in_worker": client.IN_WORKER,
-                  "torch_loaded_before": TORCH_BEFORE, "cwd": os.getcwd(), "argv": sys.argv,
+                  "torch_loaded_before": TORCH_BEFORE, "seaborn_loaded_before": SEABORN_BEFORE,
+                  "cwd": os.getcwd(), "argv": sys.argv,
                   "marker": os.environ.get("JOB_MARKER"), "name": __name__}), flush=True)
 print("to stderr", file=sys.stderr, flush=True)
 ACTION
 """
 
 
-def write_job(folder: Path, name: str, action: str = "") -> Path:
-    # `TORCH_BEFORE` is read before the job imports anything heavy: the worker's fork has torch already
-    source = JOB.replace("TORCH_BEFORE", "'torch' in sys.modules").replace("ACTION", textwrap.dedent(action))
+def write_job(folder: Path, name: str, action: str = "", kind: str = "torch") -> Path:
+    # read before the job imports anything heavy: a worker's fork has its kind's libraries already
+    source = (JOB.replace("TORCH_BEFORE", "'torch' in sys.modules").replace("SEABORN_BEFORE", "'seaborn' in sys.modules")
+              .replace("KIND", repr(kind)).replace("ACTION", textwrap.dedent(action)))
     script = folder / name
     script.write_text(source)
     return script
@@ -49,7 +54,7 @@ def run(tmp_path_factory):
     """A stand-in Snakemake run: its pid, its working directory, the environment its jobs get."""
     work = tmp_path_factory.mktemp("warm")
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    env = {**os.environ, ENV_RUN: str(sleeper.pid), "PYTHONPATH": str(REPO / "src")}
+    env = {**os.environ, **ONE_THREAD, ENV_RUN: str(sleeper.pid), "PYTHONPATH": str(REPO / "src")}
     env.pop(ENV_SWITCH, None)
     yield work, env, sleeper
     sleeper.kill()
@@ -84,7 +89,7 @@ def test_a_job_runs_in_a_fork_of_the_worker_with_its_streams_and_settings(run):
     assert (a["marker"], c["marker"]) == ("one", "two") and c["in_worker"] and c["ppid"] != a["ppid"]
     assert a["cwd"] == str(work) and a["argv"] == [str(script), "a", "b"] and a["name"] == "__main__"
     log = worker_log(work)
-    assert "imported numpy, pandas, torch" in log and log.count("job pid") >= 4  # started and ended, twice
+    assert "torch: imported numpy, pandas, torch" in log and log.count("job pid") >= 4  # started and ended, twice
 
 
 def test_without_a_run_or_with_the_switch_off_the_job_runs_in_its_own_process(run, tmp_path):
@@ -140,7 +145,7 @@ def test_killing_the_job_kills_its_fork(run, tmp_path, sig):
 
 def test_the_worker_ends_with_its_run(tmp_path):
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    env = {**os.environ, ENV_RUN: str(sleeper.pid), "PYTHONPATH": str(REPO / "src")}
+    env = {**os.environ, **ONE_THREAD, ENV_RUN: str(sleeper.pid), "PYTHONPATH": str(REPO / "src")}
     script = write_job(tmp_path, "job.py")
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     worker = json.loads(proc.stdout.splitlines()[-1])["ppid"]
@@ -151,11 +156,36 @@ def test_the_worker_ends_with_its_run(tmp_path):
     assert "Snakemake (pid" in worker_log(tmp_path) and worker_log(tmp_path).rstrip().endswith("exit")
 
 
-def test_the_address_covers_the_run_the_environment_and_the_switch(monkeypatch):
+def test_the_address_covers_the_run_the_environment_the_kind_and_the_switch():
     env = {ENV_RUN: "123", "PATH": "/bin"}
-    assert worker_address(env) == worker_address(dict(env))
-    assert worker_address(env) != worker_address({**env, ENV_RUN: "124"})  # another Snakemake run
-    assert worker_address(env) != worker_address({**env, "OMP_NUM_THREADS": "4"})  # read by imports
-    assert worker_address({**env, ENV_SWITCH: "0"}) is None
-    assert worker_address({"PATH": "/bin"}) is None
-    assert worker_address(env).startswith(b"\0proxy-attention-worker-")
+    assert worker_address("torch", env) == worker_address("torch", dict(env))
+    assert worker_address("torch", env) != worker_address("torch", {**env, ENV_RUN: "124"})  # another Snakemake run
+    assert worker_address("torch", env) != worker_address("torch", {**env, "OMP_NUM_THREADS": "4"})  # read by imports
+    assert worker_address("torch", env) != worker_address("report", env)
+    assert worker_address("torch", {**env, ENV_SWITCH: "0"}) is None
+    assert worker_address("torch", {"PATH": "/bin"}) is None
+    assert worker_address("report", env).startswith(b"\0proxy-attention-report-worker-")
+
+
+def test_a_report_job_gets_the_report_worker_without_torch(run, tmp_path):
+    proc = job(run, write_job(tmp_path, "plot.py", kind="report"))
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert proc.returncode == 0 and out["in_worker"], proc.stderr
+    assert out["seaborn_loaded_before"] and not out["torch_loaded_before"]
+
+
+def test_a_worker_with_threads_takes_no_job(run, tmp_path):
+    """With BLAS asked for 2 threads, importing numpy starts one: that worker refuses to fork, and the
+    job runs in its own interpreter, with the reason in its log (stderr here)."""
+    proc = job(run, write_job(tmp_path, "job.py"), extra_env={"OPENBLAS_NUM_THREADS": "2"})
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert proc.returncode == 0 and not out["in_worker"] and not out["torch_loaded_before"], proc.stderr
+    assert "threads after its imports" in proc.stderr and "not safe to fork" in proc.stderr
+
+
+def test_the_job_process_imports_nothing_heavy():
+    """The hand-over runs in every job's own process: it must not load what the worker is there for."""
+    probe = "import sys\nfrom proxy_attention.workers.client import run_in_worker\nprint(sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'numpy', 'pandas', 'timm', 'matplotlib'}))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert out.stdout.strip() == "[]"

@@ -1,5 +1,9 @@
 """Concatenate the fold summaries into results/summary/{runs,epochs}.csv."""
 
+from proxy_attention.workers.client import run_in_worker
+
+run_in_worker("report")  # a local run: what follows runs in a fork of the run's report worker (pandas, seaborn)
+
 from proxy_attention.analysis.aggregate import concat_tables
 from proxy_attention.atomic import write_csv
 from proxy_attention.logs import setup_logging

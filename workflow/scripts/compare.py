@@ -2,6 +2,10 @@
 the per-pair differences, the augmentation arms against each other (augmentations.csv), and the answer
 shown first in the report."""
 
+from proxy_attention.workers.client import run_in_worker
+
+run_in_worker("report")  # a local run: what follows runs in a fork of the run's report worker (pandas, seaborn)
+
 import logging
 
 import pandas as pd

@@ -2,7 +2,7 @@
 
 from proxy_attention.workers.client import run_in_worker
 
-run_in_worker()  # a local run: what follows runs in a fork of the run's warm worker (torch and timm imported once)
+run_in_worker("torch")  # a local run: what follows runs in a fork of the run's worker (torch, timm imported once)
 
 import torch
 

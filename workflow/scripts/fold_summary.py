@@ -1,5 +1,9 @@
 """Collect one fold's per-round metrics and epoch curves into two tables."""
 
+from proxy_attention.workers.client import run_in_worker
+
+run_in_worker("report")  # a local run: what follows runs in a fork of the run's report worker (pandas, seaborn)
+
 from proxy_attention.analysis.aggregate import run_tables
 from proxy_attention.atomic import write_csv
 from proxy_attention.logs import setup_logging

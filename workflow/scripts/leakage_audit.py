@@ -1,5 +1,9 @@
 """Check that no test or validation image, or a proxy made from one, entered a training set."""
 
+from proxy_attention.workers.client import run_in_worker
+
+run_in_worker("report")  # a local run: what follows runs in a fork of the run's report worker (pandas, seaborn)
+
 import logging
 from pathlib import Path
 

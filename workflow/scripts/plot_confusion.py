@@ -1,5 +1,9 @@
 """Test-split confusion matrices of the reference and of the best configuration, summed over folds and seeds."""
 
+from proxy_attention.workers.client import run_in_worker
+
+run_in_worker("report")  # a local run: what follows runs in a fork of the run's report worker (pandas, seaborn)
+
 import json
 import logging
 

@@ -1,5 +1,9 @@
 """Wall time per rule from Snakemake's benchmark files."""
 
+from proxy_attention.workers.client import run_in_worker
+
+run_in_worker("report")  # a local run: what follows runs in a fork of the run's report worker (pandas, seaborn)
+
 import pandas as pd
 
 from proxy_attention.analysis.aggregate import benchmark_seconds

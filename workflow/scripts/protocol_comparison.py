@@ -1,5 +1,9 @@
 """Thesis-protocol gain vs honest gain for the same grid."""
 
+from proxy_attention.workers.client import run_in_worker
+
+run_in_worker("report")  # a local run: what follows runs in a fork of the run's report worker (pandas, seaborn)
+
 import pandas as pd
 
 from proxy_attention.analysis.protocols import protocol_comparison

@@ -1,5 +1,9 @@
 """Rank the screen stage's proxy configurations on validation and choose the confirm stage's."""
 
+from proxy_attention.workers.client import run_in_worker
+
+run_in_worker("report")  # a local run: what follows runs in a fork of the run's report worker (pandas, seaborn)
+
 import logging
 
 import pandas as pd

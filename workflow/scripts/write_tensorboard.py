@@ -1,5 +1,9 @@
 """TensorBoard event files of every run's per-epoch curves (optional: needs the tensorboard package)."""
 
+from proxy_attention.workers.client import run_in_worker
+
+run_in_worker("report")  # a local run: what follows runs in a fork of the run's report worker (pandas, seaborn)
+
 import pandas as pd
 
 from proxy_attention.logs import setup_logging

@@ -19,25 +19,53 @@ ENV_RUN = "PROXY_ATTENTION_WARM_RUN"
 # "0" turns the worker off (every job a fresh interpreter, as on a cluster)
 ENV_SWITCH = "PROXY_ATTENTION_WARM"
 
-# What the worker imports once: what every training and explain job imports before its work.
-# pytorch-grad-cam (with OpenCV, matplotlib, scikit-learn, SciPy) is left to the jobs that use it,
-# as without a worker: OpenCV starts a thread when imported, and a process with threads is not
-# safe to fork.
-PRELOAD = (
-    "numpy",
-    "pandas",
-    "torch",
-    "torchvision",
-    "timm",
-    "proxy_attention.devices",
-    "proxy_attention.logs",
-    "proxy_attention.models",
-    "proxy_attention.train.batchsize",
-    "proxy_attention.train.schedule",
-    "proxy_attention.train.settings",
-    "proxy_attention.train.trainer",
-    "proxy_attention.train.trainset",
-)
+# What each kind of worker imports once: the libraries and package modules its jobs' scripts import.
+# A worker is only forked while it has one thread (server.py checks): with the thread variables
+# Snakemake sets for a job of `threads: 1` (OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1, ...) none of
+# these imports starts one.
+PRELOAD = {
+    # training rounds, proxy steps, explain jobs, the batch-size finder
+    "torch": (
+        "numpy",
+        "pandas",
+        "torch",
+        "torchvision",
+        "timm",
+        "pytorch_grad_cam",
+        "proxy_attention.devices",
+        "proxy_attention.logs",
+        "proxy_attention.models",
+        "proxy_attention.train.batchsize",
+        "proxy_attention.train.schedule",
+        "proxy_attention.train.settings",
+        "proxy_attention.train.trainer",
+        "proxy_attention.train.trainset",
+        "proxy_attention.proxy.job",
+        "proxy_attention.analysis.explain",
+    ),
+    # the report's tables and figures: no torch
+    "report": (
+        "numpy",
+        "pandas",
+        "scipy.stats",
+        "matplotlib",
+        "seaborn",
+        "proxy_attention.logs",
+        "proxy_attention.report.plots",
+        "proxy_attention.report.comparison",
+        "proxy_attention.report.gallery",
+        "proxy_attention.report.arms",
+        "proxy_attention.report.selection",
+        "proxy_attention.report.tensorboard",
+        "proxy_attention.analysis.aggregate",
+        "proxy_attention.analysis.answer",
+        "proxy_attention.analysis.arms",
+        "proxy_attention.analysis.audit",
+        "proxy_attention.analysis.protocols",
+        "proxy_attention.analysis.selection",
+        "proxy_attention.data.imagecache",
+    ),
+}
 
 
 def _source_fingerprint() -> list[tuple[str, int, int]]:
@@ -50,8 +78,9 @@ def _source_fingerprint() -> list[tuple[str, int, int]]:
     )
 
 
-def worker_address(environ: dict[str, str] | None = None) -> bytes | None:
-    """The abstract Unix socket address of this run's worker, or ``None`` where jobs run without one.
+def worker_address(kind: str, environ: dict[str, str] | None = None) -> bytes | None:
+    """The abstract Unix socket address of this run's worker of ``kind`` (a key of :data:`PRELOAD`),
+    or ``None`` where jobs run without one.
 
     ``None`` outside a local run (no :data:`ENV_RUN`), with ``PROXY_ATTENTION_WARM=0``, and off
     Linux (abstract sockets, ``SO_PEERCRED`` and ``PR_SET_PDEATHSIG`` are Linux's).
@@ -66,11 +95,12 @@ def worker_address(environ: dict[str, str] | None = None) -> bytes | None:
             os.getuid(),
             os.getcwd(),
             sorted(env.items()),
-            PRELOAD,
+            kind,
+            PRELOAD[kind],
             _source_fingerprint(),
         )
     )
-    return b"\0proxy-attention-worker-" + hashlib.sha256(key.encode()).hexdigest()[:32].encode()
+    return f"\0proxy-attention-{kind}-worker-".encode() + hashlib.sha256(key.encode()).hexdigest()[:32].encode()
 
 
 def run_pid(environ: dict[str, str] | None = None) -> int:

@@ -4,7 +4,7 @@
 
     from proxy_attention.workers.client import run_in_worker
 
-    run_in_worker()  # the rest of this script runs in a fork of the run's warm worker, if any
+    run_in_worker("torch")  # the rest of this script runs in a fork of the run's torch worker, if any
 
 In a local run (the Snakefile's ``onstart`` sets :data:`~proxy_attention.workers.address.ENV_RUN`)
 this hands the script, its argv, working directory, environment and standard streams to the run's
@@ -46,12 +46,12 @@ def _say(message: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
-def _start_worker(address: bytes) -> subprocess.Popen:
+def _start_worker(kind: str, address: bytes) -> subprocess.Popen:
     """Start the worker in its own session, its output appended to results/logs/warm_worker.log."""
     LOG.parent.mkdir(parents=True, exist_ok=True)
     with open(LOG, "a") as log:
         return subprocess.Popen(
-            [sys.executable, "-P", "-m", "proxy_attention.workers.server", address.hex()],
+            [sys.executable, "-P", "-m", "proxy_attention.workers.server", kind, address.hex()],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -70,11 +70,11 @@ def _connect(address: bytes) -> socket.socket | None:
     return sock
 
 
-def _connect_or_start(address: bytes) -> socket.socket | None:
+def _connect_or_start(kind: str, address: bytes) -> socket.socket | None:
     sock = _connect(address)
     if sock is not None:
         return sock
-    worker = _start_worker(address)
+    worker = _start_worker(kind, address)
     deadline = time.monotonic() + CONNECT_WAIT_S
     while time.monotonic() < deadline:
         sock = _connect(address)
@@ -100,16 +100,17 @@ def _exit_like(code: int) -> None:
     os._exit(code)
 
 
-def run_in_worker() -> None:
-    """Run the rest of the calling script in the run's warm worker and exit; return where there is none."""
+def run_in_worker(kind: str) -> None:
+    """Run the rest of the calling script in the run's warm worker of ``kind`` (a key of
+    :data:`~proxy_attention.workers.address.PRELOAD`) and exit; return where there is none."""
     if IN_WORKER:
         return
-    address = worker_address()
+    address = worker_address(kind)
     if address is None:
         return
-    sock = _connect_or_start(address)
+    sock = _connect_or_start(kind, address)
     if sock is None:
-        _say("none available; this job imports torch itself")
+        _say("none could be started; the job runs in its own interpreter")
         return
     request = {
         "script": os.path.abspath(sys.argv[0]),
@@ -120,14 +121,14 @@ def run_in_worker() -> None:
     }
     try:
         socket.send_fds(sock, [json.dumps(request).encode()], [0, 1, 2])
-        reply = sock.recv(1 << 16)
-        child = json.loads(reply)["pid"] if reply else None
-    except (OSError, ValueError, KeyError):
-        child = None
-    if child is None:  # nothing was started: run here
+        reply = json.loads(sock.recv(1 << 16) or b"{}")
+    except (OSError, ValueError):
+        reply = {}
+    if "pid" not in reply:  # nothing was started: run here
         sock.close()
-        _say("the worker did not take the job; this job imports torch itself")
+        _say(f"the worker did not take the job ({reply.get('refused', 'it ended')}); the job runs in its own interpreter")
         return
+    child = reply["pid"]
 
     def forward(sig, _frame):
         try:

@@ -3,11 +3,15 @@
 Started by the first job of a run that finds none (:mod:`proxy_attention.workers.client`), in
 its own session, with its log in ``results/logs/warm_worker.log``::
 
-    python -P -m proxy_attention.workers.server ADDRESS_HEX
+    python -P -m proxy_attention.workers.server KIND ADDRESS_HEX
 
 It binds its abstract address first (a second worker for the same address exits at once) and
-listens, then imports :data:`~proxy_attention.workers.address.PRELOAD`; jobs that connect
-meanwhile wait for it. A job sends its script, argv, working directory and environment, with its
+listens, then imports :data:`~proxy_attention.workers.address.PRELOAD` ``[KIND]``; jobs that
+connect meanwhile wait for it. Forking a process that runs threads is unsafe (a lock held by
+another thread stays locked in the child), so a worker that has more than one thread after its
+imports -- a job environment asking BLAS or OpenMP libraries for several threads, which some of
+them start at import -- takes no job: it answers each with a refusal, and the jobs import for
+themselves. A job sends its script, argv, working directory and environment, with its
 stdin, stdout and stderr as file descriptors; the worker forks a child that takes them over and
 runs the script as ``__main__`` (``runpy``), exactly as the job's own interpreter would after the
 same imports. The job's process waits and exits with the child's status. The worker runs no torch
@@ -147,8 +151,9 @@ def _send(conn: socket.socket, message: dict) -> None:
 
 
 class Worker:
-    def __init__(self, listener: socket.socket, watch_pid: int, idle_s: float):
+    def __init__(self, listener: socket.socket, watch_pid: int, idle_s: float, refuse: str | None = None):
         self.listener = listener
+        self.refuse = refuse
         self.watch_pid = watch_pid
         self.watch_start = _start_time(watch_pid)
         self.idle_s = idle_s
@@ -181,6 +186,13 @@ class Worker:
             conn.close()
             return
         conn.settimeout(None)
+        if self.refuse:
+            for fd in fds:
+                os.close(fd)
+            _send(conn, {"refused": self.refuse})
+            conn.close()
+            self.last_busy = time.monotonic()
+            return
         if len(fds) != 3:
             log(f"request from pid {pid} without its three standard streams")
             for fd in fds:
@@ -268,6 +280,7 @@ class Worker:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=sorted(PRELOAD), help="which imports (address.PRELOAD)")
     parser.add_argument("address", help="the abstract socket address, hex")
     parser.add_argument("--idle", type=float, default=120.0, help="seconds without a job before it exits")
     args = parser.parse_args(argv)
@@ -281,13 +294,20 @@ def main(argv: list[str] | None = None) -> int:
     listener.listen(64)
     watch = run_pid()
     started = time.monotonic()
-    for name in PRELOAD:
+    for name in PRELOAD[args.kind]:
         importlib.import_module(name)
     threads = len(os.listdir("/proc/self/task"))
-    log(f"imported {', '.join(PRELOAD)} in {time.monotonic() - started:.2f} s; serving Snakemake pid {watch} ({threads} OS threads)")
+    log(f"{args.kind}: imported {', '.join(PRELOAD[args.kind])} in {time.monotonic() - started:.2f} s; "
+        f"serving Snakemake pid {watch}")
+    refuse = None
+    if threads > 1:
+        refuse = (f"the {args.kind} worker runs {threads} threads after its imports (thread settings "
+                  f"{ {k: v for k, v in os.environ.items() if k.endswith(('_NUM_THREADS', '_MAX_THREADS'))} }), "
+                  "and a process with threads is not safe to fork")
+        log(f"takes no job: {refuse}")
     gc.collect()
     gc.freeze()  # the imported objects stay out of the children's garbage collections (fewer copied pages)
-    Worker(listener, watch, args.idle).serve()
+    Worker(listener, watch, args.idle, refuse).serve()
     return 0
 
 
