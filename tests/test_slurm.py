@@ -179,4 +179,8 @@ def test_tiny_grid_slurm_matches_local(slurm_cluster, slurm_plugin, tiny_run, tm
     assert re.search(r"^rule train_round0:", log, re.M), "training was not a SLURM job"
     assert re.search(r"^localrule aggregate:", log, re.M) and re.search(r"^localrule plot_heatmap:", log, re.M), \
         "tables and figures were submitted to SLURM"
+    # a cluster job runs in its own interpreter inside its allocation, never in a local warm worker
+    job_logs = list((tmp_path / "slurm/results/logs").rglob("*.log"))
+    assert job_logs and not any("warm worker" in p.read_text() for p in job_logs)
+    assert not (tmp_path / "slurm/results/logs/warm_worker.log").exists()
     compare_runs(local / SUMMARY, tmp_path / "slurm" / SUMMARY)

@@ -161,14 +161,14 @@ def test_the_address_covers_the_run_the_environment_the_kind_and_the_switch():
     assert worker_address("torch", env) == worker_address("torch", dict(env))
     assert worker_address("torch", env) != worker_address("torch", {**env, ENV_RUN: "124"})  # another Snakemake run
     assert worker_address("torch", env) != worker_address("torch", {**env, "OMP_NUM_THREADS": "4"})  # read by imports
-    assert worker_address("torch", env) != worker_address("report", env)
+    assert worker_address("torch", env) != worker_address("pandas", env)
     assert worker_address("torch", {**env, ENV_SWITCH: "0"}) is None
     assert worker_address("torch", {"PATH": "/bin"}) is None
-    assert worker_address("report", env).startswith(b"\0proxy-attention-report-worker-")
+    assert worker_address("pandas", env).startswith(b"\0proxy-attention-pandas-worker-")
 
 
-def test_a_report_job_gets_the_report_worker_without_torch(run, tmp_path):
-    proc = job(run, write_job(tmp_path, "plot.py", kind="report"))
+def test_a_figure_job_gets_the_pandas_worker_without_torch(run, tmp_path):
+    proc = job(run, write_job(tmp_path, "plot.py", kind="pandas"))
     out = json.loads(proc.stdout.splitlines()[-1])
     assert proc.returncode == 0 and out["in_worker"], proc.stderr
     assert out["seaborn_loaded_before"] and not out["torch_loaded_before"]

@@ -2,7 +2,7 @@
 
 from proxy_attention.workers.client import run_in_worker
 
-run_in_worker("report")  # a local run: what follows runs in a fork of the run's report worker (pandas, seaborn)
+run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
 
 import pandas as pd
 

@@ -43,10 +43,13 @@ PRELOAD = {
         "proxy_attention.proxy.job",
         "proxy_attention.analysis.explain",
     ),
-    # the report's tables and figures: no torch
-    "report": (
+    # every other job of the workflow (data, tables, figures): no torch
+    "pandas": (
         "numpy",
         "pandas",
+        "PIL.Image",
+        "sklearn.datasets",
+        "sklearn.model_selection",
         "scipy.stats",
         "matplotlib",
         "seaborn",
@@ -63,7 +66,10 @@ PRELOAD = {
         "proxy_attention.analysis.audit",
         "proxy_attention.analysis.protocols",
         "proxy_attention.analysis.selection",
+        "proxy_attention.data.datasets",
         "proxy_attention.data.imagecache",
+        "proxy_attention.data.index",
+        "proxy_attention.data.split",
     ),
 }
 

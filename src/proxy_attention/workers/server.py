@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("kind", choices=sorted(PRELOAD), help="which imports (address.PRELOAD)")
     parser.add_argument("address", help="the abstract socket address, hex")
-    parser.add_argument("--idle", type=float, default=120.0, help="seconds without a job before it exits")
+    parser.add_argument("--idle", type=float, default=600.0, help="seconds without a job before it exits")
     args = parser.parse_args(argv)
     address = bytes.fromhex(args.address)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
