@@ -1,6 +1,7 @@
 """What a user installs: the lock (constraints.txt), the conda env and pyproject.toml agree, and every
 job imports the checkout's own package, wherever Snakemake keeps its copy of the env file."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -74,3 +75,14 @@ def test_jobs_import_the_package_beside_the_snakefile(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = (work / "results/logs/index_dataset/digits.log").read_text()
     assert f"from {(copy / 'src' / 'proxy_attention').resolve()}" in log, log[:2000]
+
+
+def test_ci_refuses_to_start_on_a_nearly_full_disk(tmp_path):
+    """.ci/run checks free space before it installs anything: on a disk without room it exits 1 at once,
+    naming the folder and the space, and leaves nothing in $TMPDIR (stop 21's CI filled the disk mid-suite)."""
+    proc = subprocess.run(["bash", str(REPO / ".ci" / "run")], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "CI_MIN_FREE_GB": "1000000", "TMPDIR": str(tmp_path)})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"not enough free disk in {tmp_path}" in proc.stderr
+    assert "need about 1000000 GiB" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
