@@ -156,14 +156,17 @@ def test_the_worker_ends_with_its_run(tmp_path):
     assert "Snakemake (pid" in worker_log(tmp_path) and worker_log(tmp_path).rstrip().endswith("exit")
 
 
-def test_the_address_covers_the_run_the_environment_the_kind_and_the_switch():
-    env = {ENV_RUN: "123", "PATH": "/bin"}
+def test_the_address_covers_the_run_the_environment_the_kind_and_the_switch(run):
+    _, _, sleeper = run
+    env = {ENV_RUN: str(sleeper.pid), "PATH": "/bin"}
     assert worker_address("torch", env) == worker_address("torch", dict(env))
-    assert worker_address("torch", env) != worker_address("torch", {**env, ENV_RUN: "124"})  # another Snakemake run
+    assert worker_address("torch", env) != worker_address("torch", {**env, ENV_RUN: str(os.getpid())})  # another run
     assert worker_address("torch", env) != worker_address("torch", {**env, "OMP_NUM_THREADS": "4"})  # read by imports
     assert worker_address("torch", env) != worker_address("pandas", env)
     assert worker_address("torch", {**env, ENV_SWITCH: "0"}) is None
     assert worker_address("torch", {"PATH": "/bin"}) is None
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    assert worker_address("torch", {**env, ENV_RUN: ended.stdout.strip()}) is None  # left over from an ended run
     assert worker_address("pandas", env).startswith(b"\0proxy-attention-pandas-worker-")
 
 

@@ -84,15 +84,28 @@ def _source_fingerprint() -> list[tuple[str, int, int]]:
     )
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: not this user's Snakemake run
+        return False
+    return True
+
+
 def worker_address(kind: str, environ: dict[str, str] | None = None) -> bytes | None:
     """The abstract Unix socket address of this run's worker of ``kind`` (a key of :data:`PRELOAD`),
     or ``None`` where jobs run without one.
 
-    ``None`` outside a local run (no :data:`ENV_RUN`), with ``PROXY_ATTENTION_WARM=0``, and off
-    Linux (abstract sockets, ``SO_PEERCRED`` and ``PR_SET_PDEATHSIG`` are Linux's).
+    ``None`` outside a local run (no :data:`ENV_RUN`, or its process has ended), with
+    ``PROXY_ATTENTION_WARM=0``, and off Linux (abstract sockets, ``SO_PEERCRED`` and
+    ``PR_SET_PDEATHSIG`` are Linux's).
     """
     env = dict(os.environ if environ is None else environ)
     if not env.get(ENV_RUN) or env.get(ENV_SWITCH, "1") == "0" or not sys.platform.startswith("linux"):
+        return None
+    if not _running(int(env[ENV_RUN])):  # a variable left over from a run that has ended
         return None
     key = repr(
         (

@@ -46,6 +46,15 @@ def _say(message: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
+def _job_name() -> str:
+    """The rule and log of a Snakemake job (for the worker's log), else the script's name."""
+    main = sys.modules["__main__"]
+    job = getattr(main, "snakemake", None)
+    if job is not None and getattr(job, "log", None):
+        return f"{job.rule} ({job.log[0]})"
+    return Path(getattr(main, "__file__", sys.argv[0])).name
+
+
 def _start_worker(kind: str, address: bytes) -> subprocess.Popen:
     """Start the worker in its own session, its output appended to results/logs/warm_worker.log."""
     LOG.parent.mkdir(parents=True, exist_ok=True)
@@ -74,14 +83,21 @@ def _connect_or_start(kind: str, address: bytes) -> socket.socket | None:
     sock = _connect(address)
     if sock is not None:
         return sock
-    worker = _start_worker(kind, address)
+    try:
+        worker = _start_worker(kind, address)
+    except OSError as e:  # e.g. results/logs/ not writable
+        _say(f"could not start the worker: {e}")
+        return None
     deadline = time.monotonic() + CONNECT_WAIT_S
+    ended = None
     while time.monotonic() < deadline:
         sock = _connect(address)
         if sock is not None:
             return sock
-        # ours may have lost the address to another job's worker (exit 0): keep trying that one
-        if worker.poll() not in (None, 0):
+        # ours ended: it lost the address to another job's worker (give that one a moment), or failed
+        if ended is None and worker.poll() is not None:
+            ended = time.monotonic()
+        if ended is not None and time.monotonic() - ended > 1.0:
             _say(f"the worker exited with status {worker.returncode} (see {LOG})")
             return None
         time.sleep(0.02)
@@ -117,7 +133,7 @@ def run_in_worker(kind: str) -> None:
         "argv": sys.argv,
         "cwd": os.getcwd(),
         "env": dict(os.environ),
-        "name": Path(getattr(sys.modules["__main__"], "__file__", sys.argv[0])).name,
+        "name": _job_name(),
     }
     try:
         socket.send_fds(sock, [json.dumps(request).encode()], [0, 1, 2])

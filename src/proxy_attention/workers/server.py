@@ -40,7 +40,7 @@ import struct
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from proxy_attention.workers.address import PRELOAD, run_pid
 
@@ -54,12 +54,10 @@ def log(message: str) -> None:
 
 @dataclass
 class Job:
-    conn: socket.socket
-    pid: int
-    script: str
+    conn: socket.socket  # to the job's own process
+    pid: int  # of the fork
     started: float
     pidfd: int | None = None
-    peer: dict = field(default_factory=dict)
 
 
 def _alive(pid: int, start_time: str | None) -> bool:
@@ -206,7 +204,7 @@ class Worker:
             _run_child(request, fds, [*self.own_fds(), conn.fileno()], parent=os.getppid())
         for fd in fds:
             os.close(fd)
-        job = Job(conn, child, request["script"], time.monotonic(), peer={"pid": pid})
+        job = Job(conn, child, time.monotonic())
         with contextlib.suppress(AttributeError, OSError):
             job.pidfd = os.pidfd_open(child)
             self.selector.register(job.pidfd, selectors.EVENT_READ, ("exit", child))
