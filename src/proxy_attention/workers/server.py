@@ -202,6 +202,8 @@ class Worker:
         child = os.fork()
         if child == 0:
             _run_child(request, fds, [*self.own_fds(), conn.fileno()], parent=os.getppid())
+        with contextlib.suppress(OSError):  # as the child does: the group exists before the job hears its pid
+            os.setpgid(child, child)
         for fd in fds:
             os.close(fd)
         job = Job(conn, child, time.monotonic())
