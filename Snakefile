@@ -72,9 +72,10 @@ if any(a == "--report" or a.startswith("--report=") for a in sys.argv):
 # results/.lock, taken only by a run that executes jobs (never -n, --lint, --report or a cluster
 # job's own process), and released by the kernel when the process ends, also after a SIGKILL.
 #
-# A local run's torch jobs start as forks of one warm worker that has imported torch and timm
-# (src/proxy_attention/workers/; PROXY_ATTENTION_WARM=0 turns it off): the worker is keyed to
-# this process and ends with it. Never on a cluster, where a job must stay in its allocation.
+# A local run's jobs start as forks of warm workers that have imported torch and timm, or pandas
+# and seaborn, once (src/proxy_attention/workers/; PROXY_ATTENTION_WARM=0 turns them off): the
+# workers are keyed to this process and end with it. Never on a cluster, where a job must stay in
+# its allocation.
 onstart:
     from proxy_attention.runlock import take_run_lock
     from proxy_attention.workers.address import ENV_RUN

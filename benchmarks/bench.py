@@ -11,7 +11,7 @@
 5. training throughput of every augmentation arm against the plain epoch (same model, data, threads);
 6. start-up of each kind of job (training, proxy step, explain, table, plot, data): its script's
    imports in a fresh interpreter, and which heavy libraries (torch, grad-cam, matplotlib...) it loads;
-   for torch jobs also the same job handed to a running warm worker (proxy_attention.workers).
+   and the same job handed to a running warm worker of its kind (proxy_attention.workers).
 
 Targets (2-core CPU): 1. >= 0.9, 2. >= 0.7, 3. each < 30 s, 5. tensor methods (mixup, cutmix,
 random_erasing) cost <= 20 %. Figures go to benchmarks/README.md.
@@ -272,10 +272,10 @@ def bench_job_startup(args) -> None:
     worker is running: Python start, the hand-over, the fork's remaining imports and its exit.
     """
     probe = "import sys\n{imports}\nprint(' '.join(m for m in {heavy!r} if m in sys.modules), flush=True)\n{end}"
+    from proxy_attention.workers.address import THREAD_VARIABLES
+
     # what Snakemake puts in a job's environment (threads: 1), as in the workflow's jobs
-    one_thread = {k: "1" for k in ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), **one_thread)
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), **{k: "1" for k in THREAD_VARIABLES})
     env.pop("PROXY_ATTENTION_WARM_RUN", None)
     work = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
     run = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])  # a stand-in Snakemake run
@@ -293,8 +293,9 @@ def bench_job_startup(args) -> None:
                     imports += "\nfrom proxy_attention.proxy.job import write_proxy_step"
                 text = path.read_text()
                 ends = "end_job()" in text
+                job_end = "from proxy_attention.logs import end_job\nend_job()" if ends else ""
                 walls, loaded = [], ""
-                for end in ("", "from proxy_attention.logs import end_job\nend_job()") if ends else ("",):
+                for end in ("", job_end) if ends else ("",):
                     code = probe.format(imports=imports, heavy=HEAVY_MODULES, end=end)
                     best = float("inf")
                     for _ in range(3):
@@ -310,7 +311,7 @@ def bench_job_startup(args) -> None:
                     job = work / f"{script}_{extra or 'job'}.py"
                     job.write_text("from proxy_attention.workers.client import run_in_worker\n\n"
                                    f"run_in_worker({hand_over.group(1)})\n"
-                                   + probe.format(imports=imports, heavy=HEAVY_MODULES, end=end))
+                                   + probe.format(imports=imports, heavy=HEAVY_MODULES, end=job_end))
                     best = float("inf")
                     for i in range(4):  # the first starts the worker (its imports), not counted
                         t = time.perf_counter()

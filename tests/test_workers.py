@@ -16,12 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from proxy_attention.workers.address import ENV_RUN, ENV_SWITCH, worker_address
+from proxy_attention.workers.address import ENV_RUN, ENV_SWITCH, THREAD_VARIABLES, worker_address
 
 REPO = Path(__file__).resolve().parents[1]
 # what Snakemake puts in the environment of a job with `threads: 1`
-ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
+ONE_THREAD = {name: "1" for name in THREAD_VARIABLES}
 
 JOB = """
 from proxy_attention.workers.client import run_in_worker

@@ -18,6 +18,10 @@ from pathlib import Path
 ENV_RUN = "PROXY_ATTENTION_WARM_RUN"
 # "0" turns the worker off (every job a fresh interpreter, as on a cluster)
 ENV_SWITCH = "PROXY_ATTENTION_WARM"
+# what Snakemake sets to a job's `threads` in its environment (snakemake/shell.py); libraries read
+# them when imported, so they decide whether a worker starts threads (and may then fork)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 # What each kind of worker imports once: the libraries and package modules its jobs' scripts import.
 # A worker is only forked while it has one thread (server.py checks): with the thread variables
@@ -84,14 +88,24 @@ def _source_fingerprint() -> list[tuple[str, int, int]]:
     )
 
 
-def _running(pid: int) -> bool:
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first), or None if it is gone."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: not this user's Snakemake run
-        return False
-    return True
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def process_start_time(pid: int) -> str | None:
+    stat = _stat(pid)
+    return None if stat is None else stat[19]
+
+
+def process_alive(pid: int, start_time: str | None = None) -> bool:
+    """Whether ``pid`` is still running (not gone, not a zombie) and, given its start time, not reused."""
+    stat = _stat(pid)
+    return stat is not None and stat[0] != "Z" and (start_time is None or stat[19] == start_time)
 
 
 def worker_address(kind: str, environ: dict[str, str] | None = None) -> bytes | None:
@@ -105,7 +119,7 @@ def worker_address(kind: str, environ: dict[str, str] | None = None) -> bytes | 
     env = dict(os.environ if environ is None else environ)
     if not env.get(ENV_RUN) or env.get(ENV_SWITCH, "1") == "0" or not sys.platform.startswith("linux"):
         return None
-    if not _running(int(env[ENV_RUN])):  # a variable left over from a run that has ended
+    if not process_alive(int(env[ENV_RUN])):  # a variable left over from a run that has ended
         return None
     key = repr(
         (

@@ -1,4 +1,4 @@
-"""A torch job's first line: run the rest of its script in the run's warm worker.
+"""A job's first line: run the rest of its script in the run's warm worker of its kind.
 
 ::
 
@@ -8,12 +8,12 @@
 
 In a local run (the Snakefile's ``onstart`` sets :data:`~proxy_attention.workers.address.ENV_RUN`)
 this hands the script, its argv, working directory, environment and standard streams to the run's
-worker (starting it if this is the run's first torch job), forwards SIGINT, SIGTERM and SIGHUP to
+worker (starting it if this is the run's first job of that kind), forwards SIGINT, SIGTERM and SIGHUP to
 the child, and exits with the child's status: the lines after it run only in the child, where
 this call returns at once. Anywhere else -- a cluster job, ``PROXY_ATTENTION_WARM=0``, not Linux,
 a worker that cannot start -- it returns and the script runs in this process as before.
 
-This module imports nothing heavy: it runs in every torch job's own process.
+This module imports nothing heavy: it runs in every job's own process.
 """
 
 from __future__ import annotations
@@ -154,12 +154,7 @@ def run_in_worker(kind: str) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, forward)
-    while True:
-        try:
-            reply = sock.recv(1 << 16)
-            break
-        except InterruptedError:
-            continue
+    reply = sock.recv(1 << 16)  # retried after a forwarded signal (PEP 475)
     if not reply:
         _say("the worker ended before the job did")
         _exit_like(1)

@@ -1,4 +1,4 @@
-"""The warm worker: import torch and timm once, then run each job in a fork of this process.
+"""A warm worker: import what its kind of job uses once, then run each job in a fork of this process.
 
 Started by the first job of a run that finds none (:mod:`proxy_attention.workers.client`), in
 its own session, with its log in ``results/logs/warm_worker.log``::
@@ -14,7 +14,7 @@ them start at import -- takes no job: it answers each with a refusal, and the jo
 themselves. A job sends its script, argv, working directory and environment, with its
 stdin, stdout and stderr as file descriptors; the worker forks a child that takes them over and
 runs the script as ``__main__`` (``runpy``), exactly as the job's own interpreter would after the
-same imports. The job's process waits and exits with the child's status. The worker runs no torch
+same imports. The job's process waits and exits with the child's status. The worker runs no job
 code itself and starts no thread, so each child begins as a fresh interpreter would.
 
 A child dies with the worker (``PR_SET_PDEATHSIG``) and is killed when its job's process goes
@@ -42,7 +42,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from proxy_attention.workers.address import PRELOAD, run_pid
+from proxy_attention.workers.address import PRELOAD, THREAD_VARIABLES, process_alive, process_start_time, run_pid
 
 MAX_MESSAGE = 1 << 20
 PR_SET_PDEATHSIG = 1
@@ -58,24 +58,6 @@ class Job:
     pid: int  # of the fork
     started: float
     pidfd: int | None = None
-
-
-def _alive(pid: int, start_time: str | None) -> bool:
-    """Whether ``pid`` is still the same running process (not gone, not a zombie, not reused)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return False
-    return stat[0] != "Z" and (start_time is None or stat[19] == start_time)
-
-
-def _start_time(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except OSError:
-        return None
 
 
 def _die_with_parent(parent: int) -> None:
@@ -153,7 +135,7 @@ class Worker:
         self.listener = listener
         self.refuse = refuse
         self.watch_pid = watch_pid
-        self.watch_start = _start_time(watch_pid)
+        self.watch_start = process_start_time(watch_pid)
         self.idle_s = idle_s
         self.jobs: dict[int, Job] = {}
         self.selector = selectors.DefaultSelector()
@@ -263,7 +245,7 @@ class Worker:
             self.reap()
             if self.jobs:
                 self.last_busy = time.monotonic()
-            if not _alive(self.watch_pid, self.watch_start):
+            if not process_alive(self.watch_pid, self.watch_start):
                 log(f"Snakemake (pid {self.watch_pid}) ended")
                 break
             if not self.jobs and time.monotonic() - self.last_busy > self.idle_s:
@@ -302,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     refuse = None
     if threads > 1:
         refuse = (f"the {args.kind} worker runs {threads} threads after its imports (thread settings "
-                  f"{ {k: v for k, v in os.environ.items() if k.endswith(('_NUM_THREADS', '_MAX_THREADS'))} }), "
+                  f"{ {k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ} }), "
                   "and a process with threads is not safe to fork")
         log(f"takes no job: {refuse}")
     gc.collect()
