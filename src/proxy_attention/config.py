@@ -44,6 +44,14 @@ def _number_types(schema: dict) -> set[str]:
 
 
 def _coerce(value, schema: dict):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # numbers in one form: `lr: 1` is `lr: 1.0`, `folds: 3.0` is `folds: 3` (equal settings, equal params)
+        types = _number_types(schema)
+        if types == {"number"} and isinstance(value, int):
+            return float(value)
+        if types == {"integer"} and isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
     if isinstance(value, str) and _NUMBER.match(value.strip()):
         types = _number_types(schema)
         if "number" in types:
@@ -64,12 +72,41 @@ def _coerce(value, schema: dict):
 
 
 def coerce_numbers(config: dict, schema: dict) -> dict:
-    """Turn numeric strings of number-typed keys into numbers, in place, before validation.
+    """Turn numeric strings of number-typed keys into numbers, in place, before validation, and
+    give every number one form: an int where the schema says integer, a float where it says number.
 
     PyYAML (YAML 1.1) reads ``lr: 1e-3`` as the string ``"1e-3"``; the schema then refused it
     with "'1e-3' is not of type 'number'". Only keys the schema types as numbers are touched.
     """
     return _coerce(config, schema)
+
+
+def canonical(value):
+    """``value`` in one form: mappings with their keys sorted (recursively), NumPy scalars as
+    Python numbers; lists keep their order (it means something: models, seeds, arms).
+
+    Snakemake compares a job's params by their ``repr``, in which a dict's key order shows: every
+    params value the workflow builds from the config goes through this, so that the same settings
+    written in another order, or with a default written out, plan no job (issue 29).
+    """
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(canonical(v) for v in value)
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)) and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return value
+
+
+def canonicalize_config(config: dict) -> dict:
+    """Sort the keys of ``config`` and of every mapping in it, in place (after the schema filled its
+    defaults, which it appends after the keys that were written)."""
+    items = canonical(dict(config))
+    config.clear()
+    config.update(items)
+    return config
 
 
 def check_config(config: dict, check_models: bool = True) -> None:

@@ -22,7 +22,7 @@ rule fold_summary:
     conda:
         ENV
     params:
-        runs=run_rounds,
+        runs=lambda w: canonical(run_rounds(w)),
     script:
         "../scripts/fold_summary.py"
 

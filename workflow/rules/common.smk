@@ -8,6 +8,7 @@ from snakemake.utils import Paramspace
 
 from proxy_attention.config import (
     PROXY_GRID_KEYS,
+    canonical,
     explain_settings,
     folds_to_run,
     proxy_config_name,
@@ -276,13 +277,15 @@ def download_checksum(wildcards):
 
 def round_settings(wildcards) -> dict:
     """TrainSettings keys of a round; `batch_size: auto` is replaced in the job by the finder's file."""
-    return train_settings(
-        config, wildcards.model, int(wildcards.seed), arm_name(wildcards.aug)
+    return canonical(
+        train_settings(
+            config, wildcards.model, int(wildcards.seed), arm_name(wildcards.aug)
+        )
     )
 
 
 def batch_size_settings(wildcards) -> dict:
-    return finder_settings(config, wildcards.model, int(wildcards.size))
+    return canonical(finder_settings(config, wildcards.model, int(wildcards.size)))
 
 
 def batch_size_input(wildcards) -> dict:
@@ -317,12 +320,14 @@ def earlier_proxy_manifests(wildcards) -> list[str]:
 
 def proxy_step_params(wildcards) -> dict:
     """What the proxy step before round r needs besides the fold's data (proxy_attention.proxy.step)."""
-    return {
-        "proxy": proxy_params(wildcards),
-        "cam_target_layer": config["cam_target_layer"].get(wildcards.model),
-        "batch_size": config["proxy"]["batch_size"],
-        "device": config["training"]["device"],
-    }
+    return canonical(
+        {
+            "proxy": proxy_params(wildcards),
+            "cam_target_layer": config["cam_target_layer"].get(wildcards.model),
+            "batch_size": config["proxy"]["batch_size"],
+            "device": config["training"]["device"],
+        }
+    )
 
 
 # --- Tables (aggregate.smk) ---
@@ -429,7 +434,7 @@ def benchmark_inputs(wildcards) -> dict:
 
 
 def explain_params(wildcards) -> dict:
-    return explain_settings(config, wildcards.model)
+    return canonical(explain_settings(config, wildcards.model))
 
 
 def explained_runs(wildcards) -> list[dict]:

@@ -13,7 +13,14 @@
 import yaml
 from snakemake.utils import validate
 
-from proxy_attention.config import check_config, coerce_numbers, proxy_grid
+from proxy_attention.config import (
+    canonical,
+    canonicalize_config,
+    check_config,
+    coerce_numbers,
+    proxy_grid,
+)
+from proxy_attention.params_records import canonicalize_params_records
 from proxy_attention.errors import ConfigError
 from proxy_attention.stages import (
     CONFIRM_ROOT,
@@ -38,6 +45,11 @@ with open(
 ) as fh:
     coerce_numbers(config, yaml.safe_load(fh))
 validate(config, schema="../schemas/config.schema.yaml")
+# One form for equal settings (keys sorted after the schema appended its defaults): every params
+# value built from the config is then the same whatever the key order or written-out defaults.
+canonicalize_config(config)
+# Records of jobs finished before params were canonical, rewritten once so that they do not rerun.
+canonicalize_params_records()
 try:
     if not STAGED:
         check_config(config)
@@ -48,6 +60,7 @@ try:
             STAGE_CONFIGS[_stage] = stage_config(config, _stage)
             try:
                 validate(STAGE_CONFIGS[_stage], schema="../schemas/config.schema.yaml")
+                STAGE_CONFIGS[_stage] = canonical(STAGE_CONFIGS[_stage])
                 check_config(STAGE_CONFIGS[_stage])
             except (ConfigError, WorkflowError) as e:
                 raise ConfigError(f"stages.{_stage}: {e}")
@@ -63,6 +76,7 @@ if STAGED:
     }
     # the confirm stage's keys in place; `stages` stays (the report describes both stages)
     config.update(STAGE_CONFIGS["confirm"])
+    canonicalize_config(config)
 
     module screen:
         snakefile:

@@ -17,7 +17,9 @@ rule prepare_dataset:
     params:
         # a type: folder dataset adds its listing's fingerprint (paths, sizes, mtimes): an edited
         # folder is re-linked and re-indexed, and what depends on it reruns
-        options=lambda w: preparation_params(w.dataset, dataset_options(w.dataset)),
+        options=lambda w: canonical(
+            preparation_params(w.dataset, dataset_options(w.dataset))
+        ),
     script:
         "../scripts/prepare_dataset.py"
 

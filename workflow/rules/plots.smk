@@ -72,7 +72,7 @@ rule plot_confusion:
         ENV
     params:
         reference=REFERENCE_METHODS[0],
-        final=final_metrics,
+        final=lambda w: canonical(final_metrics(w)),
     script:
         "../scripts/plot_confusion.py"
 
@@ -257,7 +257,7 @@ rule augmentation_gallery:
         ENV
     params:
         augmentations=config["augmentations"],
-        options=config["augmentation_options"],
+        options=canonical(config["augmentation_options"]),
         label_smoothing=config["training"]["label_smoothing"],
         seed=config["seed"],
         n_images=config["report"]["gallery_images"],

@@ -30,7 +30,7 @@ rule train_round0:
     params:
         round=0,
         settings=round_settings,
-        run_info=lambda w: run_info(w, "round0"),
+        run_info=lambda w: canonical(run_info(w, "round0")),
         feeds_proxy_step=feeds_proxy_step,
     script:
         "../scripts/train_round.py"
@@ -49,7 +49,7 @@ use rule train_round0 as train_baseline with:
         benchmark_path("train", f"{RUN}/baseline/round{{round}}")
     params:
         round=lambda w: int(w.round),
-        run_info=lambda w: run_info(w, "baseline"),
+        run_info=lambda w: canonical(run_info(w, "baseline")),
         feeds_proxy_step=False,
 
 
@@ -69,7 +69,7 @@ use rule train_round0 as train_proxy with:
         benchmark_path("train", f"{PROXY_RUN}/round{{round}}")
     params:
         round=lambda w: int(w.round),
-        run_info=lambda w: run_info(w, "proxy", proxy_params(w)),
+        run_info=lambda w: canonical(run_info(w, "proxy", proxy_params(w))),
         proxy_step=proxy_step_params,
 
 
@@ -89,7 +89,7 @@ use rule train_round0 as train_matched with:
         protocol="honest",
     params:
         round=lambda w: int(w.round),
-        run_info=lambda w: run_info(w, "baseline_matched", proxy_params(w)),
+        run_info=lambda w: canonical(run_info(w, "baseline_matched", proxy_params(w))),
         feeds_proxy_step=False,
 
 
