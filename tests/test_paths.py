@@ -58,8 +58,15 @@ def test_round_files_start_at_round0():
 
 def test_round_kinds_name_distinct_rules_and_methods():
     kinds = paths.ROUND_KINDS
-    assert len({k.rule for k in kinds}) == len({k.method for k in kinds}) == len(kinds) == 4
-    assert paths.ROUND_KIND_BY_METHOD["baseline_matched"].rule == "train_matched"
+    assert len({k.rule for k in kinds}) == len(kinds) == 8
+    assert {k.method for k in kinds} == {"round0", "baseline", "proxy", *paths.CONTROL_METHODS}
+    # every kind's directory is recognised as its own rule's
+    filled = {k.rule: k.directory.format(proxy="cam_method~gradcam/subset_wrong~1.0/subset_order~random", round=2,
+                                         subset_wrong="1.0", subset_order="random") for k in kinds}
+    for rule, d in filled.items():
+        if rule.endswith("_first"):
+            d = d.replace("round2", "round1")
+        assert paths.round_rule(f"results/runs/d/m/2p2/honest/seed0/fold0/{d}") == rule
 
 
 def test_pythonpath_gets_the_folder_first_once(monkeypatch):

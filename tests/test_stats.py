@@ -128,10 +128,18 @@ def test_pairs_are_matched_by_seed_and_fold():
 
 def test_reference_is_a_parameter():
     runs = runs_table({"baseline": [0.80, 0.85, 0.90], "a": [0.82, 0.88, 0.91]})
-    runs.loc[runs["config"] == "a", "method"] = "baseline_matched"
-    table = compare(final_rounds(runs), reference="baseline_matched").set_index("config")
+    runs.loc[runs["config"] == "a", "method"] = "other_reference"
+    table = compare(final_rounds(runs), reference="other_reference").set_index("config")
     assert table.loc["baseline", "mean_diff"] == pytest.approx(-0.02)
-    assert (table["reference"] == "baseline_matched").all()
+    assert (table["reference"] == "other_reference").all()
+
+
+def test_against_a_control_only_the_proxy_runs_are_compared():
+    runs = runs_table({"baseline": [0.80, 0.85, 0.90], "a": [0.82, 0.88, 0.91]})
+    runs.loc[runs["config"] == "a", "method"] = "replay"
+    runs.loc[runs["config"] == "a", "config"] = "baseline"
+    table = compare(final_rounds(runs), reference="replay")
+    assert set(table["method"]) == {"replay"}  # the plain baseline is not a proxy run: not compared with a control
     with pytest.raises(ValueError, match="no runs of reference method 'nope'"):
         compare(final_rounds(runs), reference="nope")
 

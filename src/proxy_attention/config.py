@@ -264,7 +264,7 @@ ABBREV = {"proxy_threshold": "t", "proxy_image_weight": "w", "subset_wrong": "su
 
 
 def _parts(config: str) -> dict:
-    return dict(p.split("~", 1) for p in str(config).split("/"))
+    return dict(p.split("~", 1) for p in str(config).split("/") if "~" in p)
 
 
 def short_config(config: str, keys=None) -> str:
@@ -276,6 +276,8 @@ def short_config(config: str, keys=None) -> str:
     if "~" not in str(config):
         return str(config)
     parts = _parts(config)
+    if str(config).startswith("shared/"):  # a control round shared by every configuration with these keys
+        return "shared by " + " ".join(f"{ABBREV.get(k, k)}={v}" for k, v in parts.items())
     label = [parts.pop("cam_method", "")]
     label += [f"{ABBREV.get(k, k)}={v}" for k, v in parts.items() if keys is None or k in keys]
     return " ".join(label)
@@ -285,7 +287,8 @@ def config_labels(configs, universe=None) -> dict[str, str]:
     """Short labels of several configurations that show only the grid keys that differ between them
     (or between the configurations of ``universe``, so that a subset is labelled like the whole)."""
     configs = list(dict.fromkeys(str(c) for c in configs))
-    proxy = [_parts(c) for c in (configs if universe is None else {str(c) for c in universe}) if "~" in c]
+    proxy = [_parts(c) for c in (configs if universe is None else {str(c) for c in universe})
+             if "~" in c and not c.startswith("shared/")]
     varying = {k for k in PROXY_GRID_KEYS if len({p.get(k) for p in proxy}) > 1}
     return {c: short_config(c, varying) for c in configs}
 
@@ -296,6 +299,7 @@ def run_labels(methods, configs, universe=None) -> list[str]:
     grid keys that vary among ``universe`` (default: among ``configs``)."""
     methods, configs = [str(m) for m in methods], [str(c) for c in configs]
     names = config_labels(configs, universe)
+    names.update({c: short_config(c) for c in configs if c.startswith("shared/")})
     return [names[c] if m in ("proxy", c) else f"{m}: {names[c]}" for m, c in zip(methods, configs)]
 
 

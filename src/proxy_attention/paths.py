@@ -54,8 +54,16 @@ ROUND_KINDS = (
     RoundKind("train_baseline", "baseline", "baseline/round{round}"),
     RoundKind("train_proxy", "proxy", "proxy/{proxy}/round{round}"),
     RoundKind("train_matched", "baseline_matched", "proxy/{proxy}/matched/round{round}"),
+    RoundKind("train_matched_first", "baseline_matched", "shared/subset_wrong~{subset_wrong}/matched/round1"),
+    RoundKind("train_replay", "replay", "proxy/{proxy}/replay/round{round}"),
+    RoundKind("train_replay_first", "replay",
+              "shared/subset_wrong~{subset_wrong}/subset_order~{subset_order}/replay/round1"),
+    RoundKind("train_random_location", "random_location", "proxy/{proxy}/random_location/round{round}"),
 )
-ROUND_KIND_BY_METHOD = {k.method: k for k in ROUND_KINDS}
+# The methods trained beside each proxy configuration to explain its result (proxy_attention.proxy.controls).
+CONTROL_METHODS = ("baseline_matched", "replay", "random_location")
+# Where a control's rounds live under the proxy run (rounds from 2 on; round 1 too for random_location).
+CONTROL_DIRS = {"baseline_matched": "matched", "replay": "replay", "random_location": "random_location"}
 
 
 def _stem(path: str) -> str:
@@ -117,6 +125,70 @@ def round_files(run_dir: str, method_dir: str, n_proxy_steps: int, step: str = "
         "epochs": [f"{d}/epochs.csv" for d in dirs],
         "train_benchmark": [benchmark_path(step, d) for d in dirs],
     }
+
+
+def first_round_dir(run_dir: str, method: str, params: dict) -> str:
+    """Round 1 of a control that every configuration with the same first-step selection shares: the
+    first proxy step searches the shared round 0, so the matched baseline's round 1 depends on
+    ``subset_wrong`` only and the replay's on ``subset_wrong`` and ``subset_order``."""
+    key = f"{run_dir}/shared/subset_wrong~{params['subset_wrong']}"
+    if method == "baseline_matched":
+        return f"{key}/matched/round1"
+    if method == "replay":
+        return f"{key}/subset_order~{params['subset_order']}/replay/round1"
+    raise ValueError(f"{method} has no shared first round")
+
+
+def shared_config(subset_wrong, subset_order: str | None = None) -> str:
+    """The ``config`` name of a shared first control round in runs.csv: what it depends on."""
+    name = f"shared/subset_wrong~{subset_wrong}"
+    return f"{name}/subset_order~{subset_order}" if subset_order is not None else name
+
+
+def control_checkpoint(run_dir: str, proxy_dir: str, method: str, params: dict, round_: int) -> str:
+    """The checkpoint of round ``round_`` of a control (what its round ``round_ + 1`` starts from)."""
+    return f"{control_round_dir(run_dir, proxy_dir, method, params, round_)}/checkpoint.pt"
+
+
+def control_round_dir(run_dir: str, proxy_dir: str, method: str, params: dict, round_: int) -> str:
+    """Round ``round_`` of the control ``method`` of the proxy run in ``proxy_dir``."""
+    if round_ == 0:
+        return f"{run_dir}/round0"
+    if round_ == 1 and method != "random_location":
+        return first_round_dir(run_dir, method, params)
+    return f"{proxy_dir}/{CONTROL_DIRS[method]}/round{round_}"
+
+
+def control_round_files(run_dir: str, proxy_dir: str, method: str, params: dict, n_proxy_steps: int,
+                        step: str = "train") -> dict[str, list[str]]:
+    """:func:`round_files` of a control run: round 0 is the fold's, round 1 may be shared."""
+    dirs = [control_round_dir(run_dir, proxy_dir, method, params, r) for r in range(n_proxy_steps + 1)]
+    return {
+        "metrics": [f"{d}/metrics.json" for d in dirs],
+        "epochs": [f"{d}/epochs.csv" for d in dirs],
+        "train_benchmark": [benchmark_path(step, d) for d in dirs],
+    }
+
+
+def round_rule(round_dir: str) -> str:
+    """The rule that trains the round in ``round_dir`` (one of ROUND_KINDS)."""
+    parts = round_dir.rstrip("/").split("/")
+    last, parent = parts[-1], parts[-2] if len(parts) > 1 else ""
+    if last == "round0":
+        return "train_round0"
+    # shared/subset_wrong~s/matched/round1 or shared/subset_wrong~s/subset_order~o/replay/round1
+    shared = len(parts) >= 4 and (
+        (parts[-3].startswith("subset_wrong~") and parts[-4] == "shared")
+        or (len(parts) >= 5 and parts[-3].startswith("subset_order~") and parts[-5] == "shared"))
+    if parent == "baseline":
+        return "train_baseline"
+    if parent == "matched":
+        return "train_matched_first" if shared else "train_matched"
+    if parent == "replay":
+        return "train_replay_first" if shared else "train_replay"
+    if parent == "random_location":
+        return "train_random_location"
+    return "train_proxy"
 
 
 def proxy_step_dirs(proxy_dir: str, n_proxy_steps: int) -> list[str]:

@@ -22,7 +22,7 @@ from proxy_attention.errors import ConfigError
 STAGES = ("screen", "confirm")
 # The keys a stage may set, replacing the config's.
 STAGE_KEYS = ("datasets", "models", "folds", "run_folds", "seeds", "schedules", "protocols",
-              "matched_baseline", "explain")
+              "matched_baseline", "controls", "explain")
 SCREEN_ROOT = "results/screen"
 CONFIRM_ROOT = "results"
 SELECTION = "results/selection/proxy_configs.csv"
@@ -39,6 +39,8 @@ def stage_config(config: dict, stage: str) -> dict:
         raise ConfigError(f"config key 'stages.{stage}': unknown stage; the stages are {', '.join(STAGES)}")
     overrides = (config.get("stages") or {}).get(stage) or {}
     out = {k: copy.deepcopy(v) for k, v in config.items() if k not in ("stages", "selection_metric")}
+    if stage == "screen":  # the screen ranks configurations on validation: its controls would explain nothing
+        out["controls"] = []
     for key, value in overrides.items():
         if key == "select_top":
             continue

@@ -21,10 +21,14 @@ from proxy_attention.data.datasets.registry import remote_files
 from proxy_attention.errors import ConfigError
 from proxy_attention import paths
 from proxy_attention.paths import (
+    CONTROL_METHODS,
     DATA,
-    ROUND_KIND_BY_METHOD,
     ROUND_KINDS,
     RUN,
+    control_checkpoint,
+    control_round_files,
+    round_rule,
+    shared_config,
     previous_checkpoint,
     proxy_manifests,
     proxy_step_dirs,
@@ -59,11 +63,22 @@ SPLIT = f"{ROOT}/data/{{dataset}}/split.csv"
 SUMMARY = f"{ROOT}/summary"
 PROXY_RUN = f"{RUN}/proxy/{paramspace.wildcard_pattern}"
 PROXY_STEP = f"{PROXY_RUN}/proxy{{round}}"  # written by the train_proxy job of round r
+# The controls (proxy/controls.py): round 1 of the matched baseline and of the replay is shared by
+# every configuration with the same first-step selection; the random-location control's own steps.
+SHARED_MATCHED = f"{RUN}/shared/subset_wrong~{{subset_wrong}}/matched"
+SHARED_REPLAY = (
+    f"{RUN}/shared/subset_wrong~{{subset_wrong}}/subset_order~{{subset_order}}/replay"
+)
+RANDOM_LOCATION_STEP = f"{PROXY_RUN}/random_location/proxy{{round}}"
+LATER_ROUND = (
+    r"[2-9]|[1-9]\d+"  # rounds from 2 on (round 1 of a shared control is its own rule)
+)
 FIGURES = f"{SUMMARY}/figures/{{dataset}}/{{model}}/{{schedule}}/{{protocol}}"
 GROUP = "{dataset}/{model}/{schedule}/{protocol}"  # the stem of a figure's log
 GALLERY = f"{FIGURES}/gallery/{paramspace.wildcard_pattern}.png"
-# Methods every configuration is compared with, where runs.csv has them.
-REFERENCE_METHODS = ["baseline", "baseline_matched"]
+# Methods every configuration is compared with, where runs.csv has them: plain training, then each
+# control of the proxy run (the same compute, the same images unmodified, the same edit elsewhere).
+REFERENCE_METHODS = ["baseline", *CONTROL_METHODS]
 # The data steps whose benchmark files the runtime figure shows, besides every round kind.
 DATA_STEPS = ("prepare_dataset", "index_dataset", "split_dataset", "cache_images")
 # torch.set_num_threads of every job that computes: a param (a change reruns them), never
@@ -172,9 +187,42 @@ def run_info(wildcards, method: str, params: dict | None = None) -> dict:
     return info
 
 
-def matched_baseline(wildcards) -> bool:
-    """The compute-matched baseline runs beside every proxy configuration, under the honest protocol."""
-    return config["matched_baseline"] and wildcards.protocol == "honest"
+def control_methods(wildcards) -> list[str]:
+    """The controls trained beside every proxy configuration (honest protocol only): the
+    compute-matched baseline (matched_baseline) and the config's ``controls``."""
+    if wildcards.protocol != "honest":
+        return []
+    matched = ["baseline_matched"] if config["matched_baseline"] else []
+    return matched + [c for c in CONTROL_METHODS if c in config["controls"]]
+
+
+def shared_run_info(wildcards, method: str) -> dict:
+    """run_info of a shared first control round: the grid keys it depends on, no configuration."""
+    info = run_info(wildcards, method)
+    info["subset_wrong"] = float(wildcards.subset_wrong)
+    order = wildcards.subset_order if method == "replay" else None
+    if order is not None:
+        info["subset_order"] = order
+    info["config"] = shared_config(wildcards.subset_wrong, order)
+    return info
+
+
+def first_step_params(wildcards, method: str) -> dict:
+    """What a shared first control round needs to recompute the first proxy step's selection."""
+    return {
+        "kind": method,
+        "subset_wrong": float(wildcards.subset_wrong),
+        "subset_order": wildcards.get("subset_order", "random"),
+        "batch_size": config["training"]["eval_batch_size"],
+        "device": config["training"]["device"],
+    }
+
+
+def control_init(method: str):
+    """Input function: the checkpoint a control's round r starts from (round 1 of a shared one, r = 2)."""
+    return lambda w: control_checkpoint(
+        run_dir(w), proxy_dir(w), method, proxy_params(w), int(w.round) - 1
+    )
 
 
 def explain_file(base: str, name: str) -> dict:
@@ -235,13 +283,16 @@ def run_rounds(wildcards, at_parse_time: bool = False) -> list[dict]:
                 "proxy_steps": [None] + steps,
             }
         )
-        if matched_baseline(wildcards):
-            runs.append(
-                {
-                    **run_info(wildcards, "baseline_matched", params),
-                    **round_files(base, f"{proxy}/matched", n),
-                }
-            )
+        for method in control_methods(wildcards):
+            control = {
+                **run_info(wildcards, method, params),
+                **control_round_files(base, proxy, method, params, n),
+            }
+            if method == "random_location":
+                control["proxy_steps"] = [None] + proxy_step_dirs(
+                    f"{proxy}/random_location", n
+                )
+            runs.append(control)
     return runs
 
 
@@ -310,6 +361,16 @@ def round_proxy_manifests(wildcards) -> list[str]:
     """The proxy steps whose images train (or, for the matched baseline, are matched by) round r."""
     clear = proxy_params(wildcards)["clear_every_step"]
     return proxy_manifests(proxy_dir(wildcards), int(wildcards.round), clear)
+
+
+def earlier_random_location_manifests(wildcards) -> list[str]:
+    """The random-location control's own earlier steps whose images train its round r too."""
+    clear = proxy_params(wildcards)["clear_every_step"]
+    own = f"{RANDOM_LOCATION_STEP.format(**wildcards)}/manifest.csv"
+    steps = proxy_manifests(
+        f"{proxy_dir(wildcards)}/random_location", int(wildcards.round), clear
+    )
+    return [m for m in steps if m != own]
 
 
 def earlier_proxy_manifests(wildcards) -> list[str]:
@@ -425,8 +486,8 @@ def benchmark_inputs(wildcards) -> dict:
     for w in fold_keys():
         for run in run_rounds(w):
             train = run["train_benchmark"]
-            bench[ROUND_KIND_BY_METHOD["round0"].rule].add(train[0])
-            bench[ROUND_KIND_BY_METHOD[run["method"]].rule].update(train[1:])
+            for path in train:  # results/benchmarks/train/<round dir>.tsv
+                bench[round_rule(path.removesuffix(".tsv"))].add(path)
     return {name: sorted(files) for name, files in bench.items() if files}
 
 

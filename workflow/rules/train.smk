@@ -9,7 +9,15 @@
 #                   src/proxy_attention/proxy/), then round r on the fold's training images plus
 #                   proxies -- one job, one start-up
 #   train_matched   <run>/proxy/<config>/matched/round<r>: the proxy run's images seen and
-#                   optimizer steps, with extra original images in place of the proxies
+#                   optimizer steps, with extra original images in place of the proxies (r >= 2;
+#                   round 1, the same for every configuration with the same subset_wrong, is
+#                   train_matched_first's <run>/shared/subset_wrong~<s>/matched/round1)
+#   train_replay    the replay control (<run>/proxy/<config>/replay/round<r>, r >= 2; round 1 shared
+#                   by subset_wrong and subset_order: train_replay_first): the proxy run's selected
+#                   images, unmodified
+#   train_random_location  the random-location control: the proxy run's edit with each CAM moved
+#                   (its step r in <run>/proxy/<config>/random_location/proxy<r>), then round r
+#   (code of the controls: src/proxy_attention/proxy/controls.py)
 
 
 rule train_round0:
@@ -77,7 +85,7 @@ use rule train_round0 as train_matched with:
     input:
         unpack(fold_inputs),
         unpack(batch_size_input),
-        init=init_checkpoint(lambda w: f"{proxy_dir(w)}/matched"),
+        init=control_init("baseline_matched"),
         matched_manifests=round_proxy_manifests,
     output:
         **round_outputs(f"{PROXY_RUN}/matched/round{{round}}"),
@@ -87,10 +95,97 @@ use rule train_round0 as train_matched with:
         benchmark_path("train", f"{PROXY_RUN}/matched/round{{round}}")
     wildcard_constraints:
         protocol="honest",
+        round=LATER_ROUND,
     params:
         round=lambda w: int(w.round),
         run_info=lambda w: canonical(run_info(w, "baseline_matched", proxy_params(w))),
         feeds_proxy_step=False,
+
+
+use rule train_round0 as train_matched_first with:
+    input:
+        unpack(fold_inputs),
+        unpack(batch_size_input),
+        init=f"{RUN}/round0/checkpoint.pt",
+    output:
+        **round_outputs(f"{SHARED_MATCHED}/round1"),
+    log:
+        log_path("train", f"{SHARED_MATCHED}/round1"),
+    benchmark:
+        benchmark_path("train", f"{SHARED_MATCHED}/round1")
+    wildcard_constraints:
+        protocol="honest",
+    params:
+        round=1,
+        run_info=lambda w: canonical(shared_run_info(w, "baseline_matched")),
+        feeds_proxy_step=False,
+        first_step=lambda w: canonical(first_step_params(w, "baseline_matched")),
+
+
+use rule train_round0 as train_replay_first with:
+    input:
+        unpack(fold_inputs),
+        unpack(batch_size_input),
+        init=f"{RUN}/round0/checkpoint.pt",
+    output:
+        **round_outputs(f"{SHARED_REPLAY}/round1"),
+    log:
+        log_path("train", f"{SHARED_REPLAY}/round1"),
+    benchmark:
+        benchmark_path("train", f"{SHARED_REPLAY}/round1")
+    wildcard_constraints:
+        protocol="honest",
+    params:
+        round=1,
+        run_info=lambda w: canonical(shared_run_info(w, "replay")),
+        feeds_proxy_step=False,
+        first_step=lambda w: canonical(first_step_params(w, "replay")),
+
+
+use rule train_round0 as train_replay with:
+    input:
+        unpack(fold_inputs),
+        unpack(batch_size_input),
+        init=control_init("replay"),
+        replay_manifests=round_proxy_manifests,
+    output:
+        **round_outputs(f"{PROXY_RUN}/replay/round{{round}}"),
+    log:
+        log_path("train", f"{PROXY_RUN}/replay/round{{round}}"),
+    benchmark:
+        benchmark_path("train", f"{PROXY_RUN}/replay/round{{round}}")
+    wildcard_constraints:
+        protocol="honest",
+        round=LATER_ROUND,
+    params:
+        round=lambda w: int(w.round),
+        run_info=lambda w: canonical(run_info(w, "replay", proxy_params(w))),
+        feeds_proxy_step=False,
+
+
+use rule train_round0 as train_random_location with:
+    input:
+        unpack(fold_inputs),
+        unpack(batch_size_input),
+        init=control_init("random_location"),
+        manifests=earlier_random_location_manifests,
+        of_step=f"{PROXY_STEP}/manifest.csv",
+        of_cams=f"{PROXY_STEP}/cams.npz",
+    output:
+        **round_outputs(f"{PROXY_RUN}/random_location/round{{round}}"),
+        **proxy_step_outputs(RANDOM_LOCATION_STEP),
+        images=directory(f"{RANDOM_LOCATION_STEP}/images"),
+    log:
+        log_path("train", f"{PROXY_RUN}/random_location/round{{round}}"),
+    benchmark:
+        benchmark_path("train", f"{PROXY_RUN}/random_location/round{{round}}")
+    wildcard_constraints:
+        protocol="honest",
+    params:
+        round=lambda w: int(w.round),
+        run_info=lambda w: canonical(run_info(w, "random_location", proxy_params(w))),
+        feeds_proxy_step=False,
+        random_location=lambda w: canonical({"proxy": proxy_params(w)}),
 
 
 rule find_batch_size:

@@ -25,7 +25,8 @@ params = dict(snakemake.params.settings)
 # the fold's split and image cache, and which images of it this round uses
 fold = (snakemake.input.split, snakemake.input.cache, int(w.fold), w.protocol, int(w.seed), snakemake.params.round)
 manifests = list(snakemake.input.get("manifests", []))
-if "manifest" in snakemake.output.keys():  # train_proxy: the proxy step r, then round r with its images
+if "manifest" in snakemake.output.keys() and not snakemake.params.get("random_location"):
+    # train_proxy: the proxy step r, then round r with its images
     from proxy_attention.proxy.job import write_proxy_step
 
     step = write_proxy_step(
@@ -36,10 +37,47 @@ if "manifest" in snakemake.output.keys():  # train_proxy: the proxy step r, then
         threads=params["torch_threads"],  # the config's torch_threads, not --cores
     )
     manifests.append(step)
+# the controls (proxy/controls.py): their extra images, or their own edit at another place
+replay_rows, matched_extra = None, 0
+if snakemake.params.get("first_step"):  # a shared round 1: the first proxy step's selection, recomputed
+    from proxy_attention.proxy.controls import first_step_rows
+
+    first = snakemake.params.first_step
+    rows = first_step_rows(
+        snakemake.input.init,
+        *fold[:5],
+        first["subset_wrong"],
+        first["subset_order"],
+        batch_size=first["batch_size"],
+        device=first["device"],
+    )
+    if first["kind"] == "replay":
+        replay_rows = rows
+    else:
+        matched_extra = len(rows)
+if snakemake.input.get("replay_manifests"):
+    from proxy_attention.proxy.controls import manifest_rows
+
+    replay_rows = manifest_rows(list(snakemake.input.replay_manifests))
+if snakemake.params.get("random_location"):
+    from proxy_attention.proxy.controls import write_random_location_step
+
+    manifests.append(
+        write_random_location_step(
+            Path(snakemake.input.of_step).parent,
+            snakemake.input.cache,
+            Path(snakemake.output.manifest).parent,
+            snakemake.params.random_location["proxy"],
+            seed=int(w.seed),
+            round_=snakemake.params.round,
+        )
+    )
 data, record, classes = load_round(
     *fold,
     manifests=manifests,
     matched_manifests=snakemake.input.get("matched_manifests", []),
+    matched_extra=matched_extra,
+    replay_rows=replay_rows,
 )
 if snakemake.input.get("batch_size"):  # training.batch_size: auto
     params["batch_size"] = read_batch_size(snakemake.input.batch_size)

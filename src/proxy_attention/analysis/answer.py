@@ -88,14 +88,72 @@ def group_answer(comp: pd.DataFrame, confidence: float, labels: dict, listed: in
     return lines
 
 
+# The questions the report answers first, one sentence each: Proxy Attention against each reference.
+QUESTIONS = (
+    ("baseline", "Better than plain training?", "every run has one"),
+    ("baseline_matched", "Better than the same compute (the compute-matched baseline)?", "`matched_baseline: true`"),
+    ("replay", "Better than showing the same images unmodified (replay)?", "`controls: [replay]`"),
+    ("random_location", "Better than the same edit at random places (random_location)?",
+     "`controls: [random_location]`"),
+)
+
+
+def question_lines(comp: pd.DataFrame, labels: dict, level: str) -> list[str]:
+    """One sentence per question for one (dataset, model, schedule, protocol, arm): how many proxy
+    configurations beat that reference, and the one with the largest mean paired difference."""
+    lines = []
+    for reference, question, how in QUESTIONS:
+        rows = comp[(comp["reference"] == reference) & (comp["method"] == "proxy")]
+        if rows.empty:
+            lines.append(f"- **{question}** Not run (needs {how}).")
+            continue
+        n = len(rows)
+        better = int((rows["verdict"] == "better").sum())
+        worse = int((rows["verdict"] == "worse").sum())
+        best = rows.sort_values(["mean_diff", "config"], ascending=[False, True], na_position="last").iloc[0]
+        if (rows["verdict"] == "too few pairs").all():
+            head = "Cannot say: too few pairs for an interval."
+        elif better:
+            head = f"Yes for {better} of {n} configuration(s) ({level} interval above 0)."
+        else:
+            head = f"No clear gain: none of {n} configuration(s) above 0 with {level} confidence."
+        if worse:
+            head += f" {worse} of {n} worse."
+        mde = f", smallest detectable {pct(best['mde'])} pp" if pd.notna(best.get("mde")) else ""
+        lines.append(f"- **{question}** {head} Largest: {describe(best, labels[(best['method'], best['config'])])}{mde}.")
+    return lines
+
+
+def questions_rst(comparison: pd.DataFrame, confidence: float, labels: dict) -> list[str]:
+    """The report's first lines: the four questions, per (dataset, model, schedule, protocol, arm)."""
+    level = f"{100 * confidence:.0f}%"
+    keys = [k for k in ("dataset", "model", "schedule", "protocol", "augmentation") if k in comparison]
+    proxy = comparison[comparison["method"] == "proxy"]
+    lines = []
+    for ident, comp in comparison.groupby(keys, sort=False, dropna=False):
+        if not len(proxy) or comp[comp["method"] == "proxy"].empty:
+            continue
+        ident = dict(zip(keys, ident if isinstance(ident, tuple) else (ident,)))
+        arm = ident.get("augmentation")
+        arm = f" / with {arm}" if isinstance(arm, str) and arm != "none" else ""
+        protocol = f" / protocol {ident['protocol']}" if isinstance(ident.get("protocol"), str) else ""
+        lines += [f"**Does Proxy Attention help? {ident['dataset']} / {ident['model']} / schedule "
+                  f"{ident['schedule']}{protocol}{arm}** (mean paired difference in test accuracy, {level} interval)",
+                  ""]
+        lines += question_lines(comp, labels, level)
+        lines.append("")
+    return lines
+
+
 def answer_rst(comparison: pd.DataFrame) -> str:
-    """The first screen of the report: which configurations beat the reference, by how much, how sure."""
+    """The first screen of the report: the four questions, then which configurations beat each
+    reference, by how much, how sure."""
     if comparison.empty:
         return "No runs to compare yet.\n"
     confidence = float(comparison["confidence"].iloc[0])
     labels = dict(zip(zip(comparison["method"], comparison["config"]), run_labels(comparison["method"], comparison["config"])))
     groups = ["reference"] + [k for k in ("dataset", "model", "schedule", "protocol", "augmentation") if k in comparison]
-    lines = []
+    lines = questions_rst(comparison, confidence, labels)
     for _, comp in comparison.groupby(groups, sort=False):
         lines += group_answer(comp, confidence, labels)
     n_tested = comparison.loc[comparison["t_p"].notna()].groupby(groups).size()

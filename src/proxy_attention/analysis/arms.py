@@ -90,7 +90,9 @@ def arm_label(augmentation: str, method: str, config_label: str) -> str:
         return f"{x} alone" if augmentation != PLAIN else "plain baseline"
     if method == "proxy":
         return f"{x} + PA {config_label}" if augmentation != PLAIN else f"PA {config_label}"
-    return f"{x}, {method.replace('baseline_', '')} baseline {config_label}".strip()
+    what = {"baseline_matched": "matched baseline", "replay": "replay control",
+            "random_location": "random-location control"}.get(method, method)
+    return f"{x}, {what} {config_label}".strip()
 
 
 def arms_rst(table: pd.DataFrame) -> str:

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from proxy_attention.config import PROXY_GRID_KEYS
+from proxy_attention.paths import CONTROL_METHODS
 
 # Columns that define a comparison group, where the table has them (``protocol`` only in some set-ups;
 # ``augmentation``: each arm's runs are compared with that arm's baseline, analysis/arms.py across arms).
@@ -32,11 +33,12 @@ GROUP_KEYS = ["dataset", "model", "schedule"]
 CONFIDENCE = 0.95
 MIN_PAIRS_T = 2
 MIN_PAIRS_WILCOXON = 6
+POWER = 0.8  # of the smallest detectable difference (column mde)
 
 STAT_COLUMNS = [
     "reference", "method", "config", *PROXY_GRID_KEYS,
     "metric", "round", "epoch", "n_runs", "mean", "std", "ref_mean", "ref_std",
-    "n_pairs", "mean_diff", "std_diff", "ci_low", "ci_high", "confidence",
+    "n_pairs", "mean_diff", "std_diff", "ci_low", "ci_high", "confidence", "mde",
     "t_statistic", "t_p", "t_p_bh", "wilcoxon_statistic", "wilcoxon_p",
     "verdict", "rank", "note",
 ]
@@ -76,10 +78,34 @@ def reference_keys(final: pd.DataFrame, reference: str) -> list[str]:
     return keys
 
 
+def distinct_runs(final: pd.DataFrame) -> pd.DataFrame:
+    """Every run once: a control whose final round is shared by several configurations (round 1 of a
+    matched baseline or replay, trained once per subset_wrong: proxy/controls.py) is listed in runs.csv
+    under each configuration it controls; here it is one run, named by what it depends on
+    (``shared/subset_wrong~1.0``), with the other grid keys empty."""
+    if "metrics_file" not in final:
+        return final
+    key = final["metrics_file"].astype(str).str.extract(r"/(shared/subset_wrong~[^/]+(?:/subset_order~[^/]+)?)/")[0]
+    shared = key.notna()
+    if not shared.any():
+        return final
+    out = final.copy()
+    out.loc[shared, "config"] = key[shared]
+    for k in PROXY_GRID_KEYS:
+        if k in out and k not in ("subset_wrong", "subset_order"):
+            out[k] = out[k].astype(object)
+            out.loc[shared, k] = None
+    if "subset_order" in out:
+        out["subset_order"] = out["subset_order"].astype(object)
+        out.loc[shared & ~key.str.contains("subset_order~", na=False), "subset_order"] = None
+    return out.drop_duplicates(pair_keys(out) + ["method", "metrics_file"]).reset_index(drop=True)
+
+
 def paired_differences(final: pd.DataFrame, reference: str = "baseline", metric: str = "test_acc") -> pd.DataFrame:
     """One row per configuration and pair: its ``metric``, the reference's on the same pair, and the difference."""
     if reference not in set(final["method"]):
         raise ValueError(f"no runs of reference method {reference!r} (methods: {sorted(set(final['method']))})")
+    final = runs_against(final, reference)
     keys = reference_keys(final, reference)
     ref = final[final["method"] == reference][keys + [metric]].rename(columns={metric: "ref_value"})
     other = final[final["method"] != reference]
@@ -89,6 +115,23 @@ def paired_differences(final: pd.DataFrame, reference: str = "baseline", metric:
     pairs["metric"] = metric
     pairs["diff"] = pairs["value"] - pairs["ref_value"]
     return pairs.sort_values(run_id(final), kind="stable").reset_index(drop=True)
+
+
+def runs_against(final: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """The runs compared with ``reference``: against a control of the proxy run, the proxy runs only (each
+    with its own configuration's control); against anything else, every run once (:func:`distinct_runs`)."""
+    if reference in CONTROL_METHODS:
+        return final[final["method"].isin(["proxy", reference])]
+    return distinct_runs(final)
+
+
+def smallest_detectable(std_diff: float, n: int, confidence: float = CONFIDENCE, power: float = POWER) -> float:
+    """The smallest mean paired difference a two-sided paired t-test at ``confidence`` detects with
+    ``power``, for ``n`` pairs whose differences spread like ``std_diff``: (t_(1-a/2) + t_power) sd / sqrt(n)."""
+    if n < 2 or not np.isfinite(std_diff):
+        return np.nan
+    df = n - 1
+    return float((stats.t.ppf(1 - (1 - confidence) / 2, df) + stats.t.ppf(power, df)) * std_diff / np.sqrt(n))
 
 
 def paired_test(diff: np.ndarray, confidence: float = CONFIDENCE) -> dict:
@@ -116,6 +159,7 @@ def paired_test(diff: np.ndarray, confidence: float = CONFIDENCE) -> dict:
             warnings.simplefilter("ignore")  # normal-approximation notes with ties
             res = stats.wilcoxon(diff, zero_method="wilcox")
         out.update(wilcoxon_statistic=float(res.statistic), wilcoxon_p=float(res.pvalue))
+    out["mde"] = smallest_detectable(out["std_diff"], n, confidence)
     out["note"] = "; ".join(notes)
     return out
 
@@ -141,6 +185,7 @@ def compare(final: pd.DataFrame, reference: str = "baseline", metric: str = "tes
     the paired t-test p-value adjusted for the number of configurations compared (Benjamini-Hochberg).
     """
     pairs = paired_differences(final, reference, metric)
+    final = runs_against(final, reference)
     groups = group_keys(final)
     per_config_ref = "config" in reference_keys(final, reference)
     keys = groups + ["method", "config"]

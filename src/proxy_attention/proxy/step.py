@@ -68,9 +68,25 @@ def choose_subset(wrong: np.ndarray, losses: np.ndarray, fraction: float, order:
     return np.sort(wrong[chosen])
 
 
+def select_wrong(preds: torch.Tensor, losses: torch.Tensor, train_y: torch.Tensor, fraction: float, order: str,
+                 seed: int, round_: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the misclassified images, and of the ones step ``round_`` chooses (seeded by seed and round):
+    the proxy step and its controls (proxy/controls.py) choose with this one function."""
+    wrong = np.flatnonzero((preds != train_y).numpy())
+    rng = np.random.default_rng([seed, round_])
+    chosen = choose_subset(wrong, losses.numpy()[wrong], fraction, order, rng) if len(wrong) else wrong
+    return wrong, chosen
+
+
 def _save_png(args):
     path, arr = args
     Image.fromarray(arr).save(path, format="PNG", compress_level=1)
+
+
+def save_pngs(paths: list[Path], arrays: np.ndarray) -> None:
+    """Lossless PNGs of (N, H, W, 3) uint8 ``arrays``, written the way the proxy step writes its images."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(_save_png, zip(paths, arrays)))
 
 
 def run_proxy_step(
@@ -102,9 +118,7 @@ def run_proxy_step(
         preds, losses = predict_with_loss(model, train_x, train_y, normalize, settings.batch_size, dev)
     else:  # the training job ran the search with the model in memory (search.py)
         preds, losses = recorded
-    wrong = np.flatnonzero((preds != train_y).numpy())
-    rng = np.random.default_rng([seed, round_])
-    chosen = choose_subset(wrong, losses.numpy()[wrong], settings.subset_wrong, settings.subset_order, rng) if len(wrong) else wrong
+    wrong, chosen = select_wrong(preds, losses, train_y, settings.subset_wrong, settings.subset_order, seed, round_)
     log.info("proxy step %d: %d of %d training images misclassified (%s), %d chosen (subset %.2f, %s)",
              round_, len(wrong), len(train_x), "searched here" if recorded is None else "recorded by the training job",
              len(chosen), settings.subset_wrong, settings.subset_order)

@@ -58,7 +58,7 @@ def thesis_partition(n_items: int, folds: int, seed: int, fold: int, round_: int
 
 
 def round_sets(split: pd.DataFrame, fold: int, protocol: str, seed: int, round_: int, n_proxies: int = 0,
-               matched_extra: int = 0) -> RoundSets:
+               matched_extra: int = 0, replay_rows=None) -> RoundSets:
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
     test = np.flatnonzero((split["split"] == TEST).to_numpy())
@@ -68,9 +68,15 @@ def round_sets(split: pd.DataFrame, fold: int, protocol: str, seed: int, round_:
         if matched_extra:
             rng = np.random.default_rng([seed, fold, round_, matched_extra])
             train = np.concatenate([train, rng.choice(train, size=matched_extra, replace=True)])
+        if replay_rows is not None and len(replay_rows):  # the replay control: the proxy run's selected originals
+            replay_rows = np.asarray(replay_rows, dtype=np.int64)
+            outside = np.setdiff1d(replay_rows, train)
+            if len(outside):
+                raise ValueError(f"replayed images {outside[:5].tolist()} are not training images of fold {fold}")
+            train = np.concatenate([train, replay_rows])
         return RoundSets(train, rows["val"], test, np.arange(n_proxies), np.empty(0, dtype=int))
-    if matched_extra:
-        raise ValueError("the compute-matched baseline belongs to the honest protocol only")
+    if matched_extra or replay_rows is not None:
+        raise ValueError("the compute-matched baseline and the controls belong to the honest protocol only")
     pool = np.flatnonzero((split["split"] == TRAINVAL).to_numpy())
     folds = int(split["fold"].max()) + 1
     originals = thesis_partition(len(pool), folds, seed, fold, round_, stream=0)
@@ -79,8 +85,13 @@ def round_sets(split: pd.DataFrame, fold: int, protocol: str, seed: int, round_:
 
 
 def load_round(split_csv, cache_npy, fold: int, protocol: str, seed: int, round_: int,
-               manifests: list | None = None, matched_manifests: list | None = None, img_size: int | None = None):
-    """Tensors of one round plus the record of which images it used (for the leakage audit)."""
+               manifests: list | None = None, matched_manifests: list | None = None, img_size: int | None = None,
+               matched_extra: int = 0, replay_rows=None):
+    """Tensors of one round plus the record of which images it used (for the leakage audit).
+
+    ``matched_manifests`` (or a count, ``matched_extra``): the compute-matched baseline's number of extra
+    originals; ``replay_rows``: the replay control's extra originals (proxy/controls.py).
+    """
     split = pd.read_csv(split_csv)
     cache = load_cache(cache_npy)
     if len(cache) != len(split):
@@ -90,8 +101,9 @@ def load_round(split_csv, cache_npy, fold: int, protocol: str, seed: int, round_
     size = img_size or cache.shape[1]
     proxy_x, proxy_y = load_proxies(manifests or [], size)
     proxy_src = np.concatenate([pd.read_csv(m)["index_row"].to_numpy() for m in manifests]) if manifests else np.empty(0, int)
-    extra = sum(len(pd.read_csv(m)) for m in matched_manifests or [])
-    sets = round_sets(split, fold, protocol, seed, round_, n_proxies=len(proxy_y), matched_extra=extra)
+    extra = matched_extra + sum(len(pd.read_csv(m)) for m in matched_manifests or [])
+    sets = round_sets(split, fold, protocol, seed, round_, n_proxies=len(proxy_y), matched_extra=extra,
+                      replay_rows=replay_rows)
 
     def images(rows, proxy_pos):
         return torch.cat([to_nchw(cache[rows]), proxy_x[proxy_pos]]), torch.cat([labels[rows], proxy_y[proxy_pos]])
