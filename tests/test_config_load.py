@@ -42,6 +42,30 @@ def test_numeric_strings_of_number_keys_become_numbers():
     assert config["models"] == ["1e3"]  # a string key stays a string
 
 
+def test_numbers_are_coerced_wherever_a_number_is_expected():
+    """augmentation_options (open in the schema, checked by options.py) and the stages' keys (behind a
+    $ref) take `1e-3` as a number too, as `lr: 1e-3` is taken (issue 25, item 10)."""
+    from proxy_attention.augment.options import validate_options
+    from proxy_attention.config import check_config
+
+    config = loaded("augmentations: [none, mixup, cutmix, randaugment]\n"
+                    "augmentation_options: {mixup: {alpha: 1e-3}, cutmix: {minmax: [1e-1, 5e-1]}, "
+                    "randaugment: {num_ops: 2e0}}\n"
+                    "stages: {screen: {folds: 2e0, select_top: 2e0}, confirm: {}}")
+    assert config["augmentation_options"]["mixup"]["alpha"] == "1e-3"  # as PyYAML reads it
+    coerce_numbers(config, SCHEMA)
+    validate(config, str(SCHEMA_PATH))
+    check_config(config)
+    options = config["augmentation_options"]
+    assert options["mixup"] == {"alpha": 0.001} and options["cutmix"] == {"minmax": [0.1, 0.5]}
+    assert options["randaugment"] == {"num_ops": 2} and isinstance(options["randaugment"]["num_ops"], int)
+    screen = config["stages"]["screen"]
+    assert screen["folds"] == 2 and screen["select_top"] == 2 and isinstance(screen["select_top"], int)
+    assert validate_options("mixup", {"alpha": "1e-3"})["alpha"] == 0.001  # where a job builds it, too
+    with pytest.raises(Exception, match="augmentation_options.mixup.alpha.*must be a number"):
+        validate_options("mixup", {"alpha": "a lot"})  # a word is still refused, naming the key
+
+
 def test_the_workflow_accepts_lr_1e_3(tmp_path):
     text = (REPO / "tests/configs/tiny.yaml").read_text().replace("training:\n", "training:\n  lr: 1e-3\n")
     assert "lr: 1e-3" in text

@@ -43,7 +43,18 @@ def _number_types(schema: dict) -> set[str]:
     return types & {"number", "integer"}
 
 
-def _coerce(value, schema: dict):
+def _resolve(schema: dict, root: dict | None) -> dict:
+    """A local ``$ref`` (``#/$defs/stage``, ``#/properties/training``) replaced by what it points at."""
+    while isinstance(schema, dict) and "$ref" in schema and root is not None:
+        node = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema
+
+
+def _coerce(value, schema: dict, root: dict | None = None):
+    schema = _resolve(schema, root)
     if isinstance(value, str) and _NUMBER.match(value.strip()):
         types = _number_types(schema)
         if "number" in types:
@@ -57,9 +68,9 @@ def _coerce(value, schema: dict):
         for k, v in value.items():
             sub = props.get(k, extra if isinstance(extra, dict) else None)
             if sub is not None:
-                value[k] = _coerce(v, sub)
+                value[k] = _coerce(v, sub, root)
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        value[:] = [_coerce(v, schema["items"]) for v in value]
+        value[:] = [_coerce(v, schema["items"], root) for v in value]
     return value
 
 
@@ -67,9 +78,19 @@ def coerce_numbers(config: dict, schema: dict) -> dict:
     """Turn numeric strings of number-typed keys into numbers, in place, before validation.
 
     PyYAML (YAML 1.1) reads ``lr: 1e-3`` as the string ``"1e-3"``; the schema then refused it
-    with "'1e-3' is not of type 'number'". Only keys the schema types as numbers are touched.
+    with "'1e-3' is not of type 'number'". Only keys the schema types as numbers are touched,
+    also behind a ``$ref`` (the keys of ``stages.screen`` and ``stages.confirm``); the options of
+    ``augmentation_options``, which the schema leaves open, follow their own checks
+    (:func:`proxy_attention.augment.options.coerce_options`).
     """
-    return _coerce(config, schema)
+    config = _coerce(config, schema, schema)
+    options = config.get("augmentation_options") if isinstance(config, dict) else None
+    if isinstance(options, dict):
+        from proxy_attention.augment.options import coerce_options
+
+        for name, opts in options.items():
+            options[name] = coerce_options(name, opts)
+    return config
 
 
 def check_config(config: dict, check_models: bool = True) -> None:
