@@ -123,3 +123,18 @@ def test_a_folder_dataset_that_does_not_exist_is_refused(tmp_path, image_folder)
 
 def test_the_default_config_passes():
     checked("{}")
+
+
+def test_augmentations_without_none_says_none_must_be_listed_and_why(tmp_path):
+    """Not jsonschema's "does not contain items matching the given schema" (issue 25, item 11)."""
+    text = (REPO / "tests/configs/tiny.yaml").read_text() + "\naugmentations: [cutmix, mixup]\n"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
+                           str(tmp_path / "w"), "--configfile", str(cfg), "--cores", "1", "-n", "--quiet", "all"],
+                          capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config key 'augmentations' = ['cutmix', 'mixup'] does not list 'none'" in out, out[-3000:]
+    assert "compared with the plain pipeline" in out and "augmentations: [none, cutmix, mixup]" in out
+    assert "does not contain items" not in out

@@ -93,6 +93,17 @@ def coerce_numbers(config: dict, schema: dict) -> dict:
     return config
 
 
+def check_before_schema(config: dict) -> None:
+    """What the schema refuses in words that do not say what to do; checked before it, with a message that does."""
+    arms = config.get("augmentations")
+    if isinstance(arms, list) and arms and "none" not in arms:
+        raise ConfigError(
+            f"config key 'augmentations' = {arms} does not list 'none': every augmentation arm is compared with "
+            "the plain pipeline ('none', crop and flip only) trained on the same folds and seeds, so 'none' must "
+            f"be listed, e.g. augmentations: [{', '.join(['none'] + arms)}] (docs/augmentations.md)"
+        )
+
+
 def check_config(config: dict, check_models: bool = True) -> None:
     for i, spec in enumerate(config["schedules"]):
         try:
