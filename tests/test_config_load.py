@@ -138,3 +138,18 @@ def test_augmentations_without_none_says_none_must_be_listed_and_why(tmp_path):
     assert "config key 'augmentations' = ['cutmix', 'mixup'] does not list 'none'" in out, out[-3000:]
     assert "compared with the plain pipeline" in out and "augmentations: [none, cutmix, mixup]" in out
     assert "does not contain items" not in out
+
+
+def test_an_odd_batch_with_mixup_or_cutmix_is_a_warning_when_the_workflow_loads(caplog):
+    """The last image of an odd batch stays unmixed: a third of them at batch_size 3 (issue 25, item 9)."""
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        checked("augmentations: [none, cutmix]\ntraining: {batch_size: 3}")
+    assert "'training.batch_size' = 3 is odd: cutmix" in caplog.text
+    assert "1 of every 3 images (33%)" in caplog.text and "docs/augmentations.md" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        checked("augmentations: [none, mixup, cutmix]\ntraining: {batch_size: 4}")
+        checked("augmentations: [none, randaugment]\ntraining: {batch_size: 3}")
+    assert "is odd" not in caplog.text

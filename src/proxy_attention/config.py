@@ -9,6 +9,7 @@ values, and stop the workflow before any job runs.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 
 import pandas as pd
@@ -104,6 +105,23 @@ def check_before_schema(config: dict) -> None:
         )
 
 
+PAIR_MIXERS = ("mixup", "cutmix")  # timm's Mixup in batch mode: image i with image n-1-i, an even batch
+
+
+def warn_odd_batch(config: dict) -> None:
+    """Mixup and CutMix leave the last image of an odd batch unmixed (augment/mixing.py): say so when the
+    workflow loads, with the share of images that stays unmixed (docs/augmentations.md)."""
+    arms = [a for a in config.get("augmentations") or [] if a in PAIR_MIXERS]
+    training = config.get("training") or {}
+    size = training.get("batch_size")
+    if not arms or not isinstance(size, int) or isinstance(size, bool) or size % 2 == 0:
+        return
+    logging.getLogger("proxy_attention.config").warning(
+        "config key 'training.batch_size' = %d is odd: %s pair image i with image n-1-i and leave the last image "
+        "of an odd batch unmixed, 1 of every %d images (%.0f%%) here; use an even batch_size to mix every image "
+        "(docs/augmentations.md, 'Odd batches')", size, " and ".join(arms), size, 100 / size)
+
+
 def check_config(config: dict, check_models: bool = True) -> None:
     for i, spec in enumerate(config["schedules"]):
         try:
@@ -130,6 +148,7 @@ def check_config(config: dict, check_models: bool = True) -> None:
             raise ConfigError(
                 f"config key '{key}' names models that are not in 'models': {unknown}; models are {config['models']}"
             )
+    warn_odd_batch(config)
     options = config.get("augmentation_options") or {}
     if options:
         from proxy_attention.augment.options import validate_options
