@@ -153,3 +153,27 @@ def test_an_odd_batch_with_mixup_or_cutmix_is_a_warning_when_the_workflow_loads(
         checked("augmentations: [none, mixup, cutmix]\ntraining: {batch_size: 4}")
         checked("augmentations: [none, randaugment]\ntraining: {batch_size: 3}")
     assert "is odd" not in caplog.text
+
+
+def test_a_target_read_as_a_config_file_is_named(tmp_path):
+    """`snakemake --configfile c.yaml results/.../metrics.json`: the target is taken for a config file; when
+    it exists (and is JSON with keys), Snakemake loads it and the workflow says what happened (issue 25, item 12)."""
+    from proxy_attention.config import check_configfiles
+    from proxy_attention.errors import ConfigError
+
+    work = tmp_path / "w"
+    target = work / "results" / "runs" / "fold1" / "metrics.json"
+    target.parent.mkdir(parents=True)
+    target.write_text('{"test_acc": 0.5, "round": 0}')
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text((REPO / "tests/configs/tiny.yaml").read_text())
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "1", "-n",
+                           "--quiet", "--configfile", str(cfg), "results/runs/fold1/metrics.json"],
+                          capture_output=True, text=True, cwd=work)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "'results/runs/fold1/metrics.json' was given as a config file, but it is a path under results/" in out, out
+    assert f"--configfile {cfg} -- results/runs/fold1/metrics.json" in out
+    check_configfiles([str(cfg), "elsewhere/c2.yaml"])  # config files elsewhere pass
+    with pytest.raises(ConfigError, match="path under results/"):
+        check_configfiles([str(cfg), str(work / "results" / "x.yaml")])  # also as an absolute path

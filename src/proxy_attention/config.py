@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -92,6 +94,35 @@ def coerce_numbers(config: dict, schema: dict) -> dict:
         for name, opts in options.items():
             options[name] = coerce_options(name, opts)
     return config
+
+
+def check_configfiles(paths, results: str = "results") -> None:
+    """A "config file" under results/ is a target that Snakemake's ``--configfile`` took for a config file.
+
+    ``--configfile`` takes every path after it: ``snakemake --configfile c.yaml results/.../summary.csv``
+    reads the target as a second config file (a missing one ends in Snakemake's bare FileNotFoundError
+    before this workflow loads; an existing JSON one, such as a ``metrics.json``, would be merged into the config).
+    """
+    root = os.path.realpath(results)
+
+    def under(path: str) -> bool:
+        real = os.path.realpath(path)
+        return real == root or real.startswith(root + os.sep) or results in Path(path).parts
+
+    def shown(path: str) -> str:  # Snakemake hands the paths over absolute; as typed, where it can
+        rel = os.path.relpath(path)
+        return path if rel.startswith("..") else rel
+
+    paths = [shown(p) for p in paths or []]
+    wrong = [p for p in paths if under(p)]
+    if wrong:
+        own = next((p for p in paths if not under(p)), "config.yaml")
+        raise ConfigError(
+            f"{wrong[0]!r} was given as a config file, but it is a path under {results}/, a target: Snakemake's "
+            "--configfile takes every path after it. Put the target before --configfile "
+            f"(snakemake --cores 1 {wrong[0]} --configfile {own}) or end the config files with -- "
+            f"(snakemake --cores 1 --configfile {own} -- {wrong[0]})"
+        )
 
 
 def check_before_schema(config: dict) -> None:

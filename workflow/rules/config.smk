@@ -13,7 +13,13 @@
 import yaml
 from snakemake.utils import validate
 
-from proxy_attention.config import check_before_schema, check_config, coerce_numbers, proxy_grid
+from proxy_attention.config import (
+    check_before_schema,
+    check_config,
+    check_configfiles,
+    coerce_numbers,
+    proxy_grid,
+)
 from proxy_attention.errors import ConfigError
 from proxy_attention.stages import (
     CONFIRM_ROOT,
@@ -37,7 +43,8 @@ with open(
     os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 ) as fh:
     coerce_numbers(config, yaml.safe_load(fh))
-try:  # what jsonschema would refuse in words that do not say what to do
+try:  # a target after --configfile, and what jsonschema would refuse in words that do not say what to do
+    check_configfiles([str(p) for p in workflow.overwrite_configfiles or []])
     check_before_schema(config)
 except ConfigError as e:
     raise WorkflowError(f"Invalid configuration: {e}")
