@@ -85,3 +85,21 @@ def test_baseline_rows_have_no_proxy_counts_and_missing_benchmarks_are_nan(tmp_p
     assert "wrong_found" not in metrics
     assert np.isnan(metrics.loc[0, "train_job_s"])
     assert np.isnan(benchmark_seconds(tmp_path / "nope.tsv"))
+
+
+def test_a_proxy_step_that_changed_no_pixel_is_counted(tmp_path):
+    info = {"dataset": "d", "model": "m", "schedule": "1p1p1", "seed": 0, "fold": 0}
+    metrics, steps = [], []
+    for r in range(3):
+        write_round(tmp_path / f"round{r}", r, 0.5, {})
+        metrics.append(tmp_path / f"round{r}" / "metrics.json")
+        if r:
+            step = tmp_path / f"proxy{r}"
+            step.mkdir()
+            pd.DataFrame({"frac_changed": [0.0, 0.0] if r == 1 else [0.0, 0.3]}).to_csv(step / "manifest.csv",
+                                                                                      index=False)
+            steps.append(step)
+    runs = [{**info, "method": "proxy", "config": "c", "metrics": metrics, "epochs": [], "proxy_steps": [None] + steps}]
+    table, _ = run_tables(runs)
+    assert table["proxies_unchanged"].fillna(-1).tolist() == [-1, 2, 1]
+    assert table["steps_changed_no_pixel"].tolist() == [0, 1, 1]  # step 1 changed nothing, step 2 did

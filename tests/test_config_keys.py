@@ -5,6 +5,7 @@ import copy
 import pytest
 import yaml
 from conftest import REPO
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from proxy_attention.config import check_config
@@ -43,20 +44,24 @@ def test_new_keys_are_accepted():
     assert c["training"]["batch_size"] == "auto"
 
 
-@pytest.mark.parametrize("extra", [
-    {"training": {"batch_size": "max"}},
-    {"training": {"batch_size": 1}},
-    {"training": {"amp": "fp8"}},
-    {"training": {"freeze_backbone_epochs": -1}},
-    {"model_kwargs": {"resnet18": 32}},
-    {"explain": {"cam_method": "gradcam3"}},
-    {"explain": {"percentiles": [0]}},
-    {"explain": {"n_images": 0}},
-    {"explain": {"typo": 1}},
+@pytest.mark.parametrize("extra, where, why", [
+    ({"training": {"batch_size": "max"}}, "['training']['batch_size']", "'max' is not valid under any of the given schemas"),
+    ({"training": {"batch_size": 1}}, "['training']['batch_size']", "1 is not valid under any of the given schemas"),
+    ({"training": {"amp": "fp8"}}, "['training']['amp']", "'fp8' is not one of"),
+    ({"training": {"freeze_backbone_epochs": -1}}, "['training']['freeze_backbone_epochs']",
+     "-1 is less than the minimum of 0"),
+    ({"model_kwargs": {"resnet18": 32}}, "['model_kwargs']['resnet18']", "32 is not of type 'object'"),
+    ({"explain": {"cam_method": "gradcam3"}}, "['explain']['cam_method']", "'gradcam3' is not one of"),
+    ({"explain": {"percentiles": [0]}}, "['explain']['percentiles'][0]", "0 is less than the minimum of 1"),
+    ({"explain": {"n_images": 0}}, "['explain']['n_images']", "0 is less than the minimum of 1"),
+    ({"explain": {"typo": 1}}, "['explain']", "'typo' was unexpected"),
 ])
-def test_schema_refuses(extra):
-    with pytest.raises(Exception):
+def test_schema_refuses(extra, where, why):
+    """The schema's own refusal, naming the key (issue 25, item 18: any exception passed, a KeyError too)."""
+    with pytest.raises(WorkflowError) as refused:
         validated(extra)
+    text = str(refused.value)
+    assert why in text and f"On instance{where}" in text, text
 
 
 @pytest.mark.parametrize("key", ["pretrained", "model_kwargs"])

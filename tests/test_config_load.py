@@ -42,6 +42,30 @@ def test_numeric_strings_of_number_keys_become_numbers():
     assert config["models"] == ["1e3"]  # a string key stays a string
 
 
+def test_numbers_are_coerced_wherever_a_number_is_expected():
+    """augmentation_options (open in the schema, checked by options.py) and the stages' keys (behind a
+    $ref) take `1e-3` as a number too, as `lr: 1e-3` is taken (issue 25, item 10)."""
+    from proxy_attention.augment.options import validate_options
+    from proxy_attention.config import check_config
+
+    config = loaded("augmentations: [none, mixup, cutmix, randaugment]\n"
+                    "augmentation_options: {mixup: {alpha: 1e-3}, cutmix: {minmax: [1e-1, 5e-1]}, "
+                    "randaugment: {num_ops: 2e0}}\n"
+                    "stages: {screen: {folds: 2e0, select_top: 2e0}, confirm: {}}")
+    assert config["augmentation_options"]["mixup"]["alpha"] == "1e-3"  # as PyYAML reads it
+    coerce_numbers(config, SCHEMA)
+    validate(config, str(SCHEMA_PATH))
+    check_config(config)
+    options = config["augmentation_options"]
+    assert options["mixup"] == {"alpha": 0.001} and options["cutmix"] == {"minmax": [0.1, 0.5]}
+    assert options["randaugment"] == {"num_ops": 2} and isinstance(options["randaugment"]["num_ops"], int)
+    screen = config["stages"]["screen"]
+    assert screen["folds"] == 2 and screen["select_top"] == 2 and isinstance(screen["select_top"], int)
+    assert validate_options("mixup", {"alpha": "1e-3"})["alpha"] == 0.001  # where a job builds it, too
+    with pytest.raises(Exception, match="augmentation_options.mixup.alpha.*must be a number"):
+        validate_options("mixup", {"alpha": "a lot"})  # a word is still refused, naming the key
+
+
 def test_the_workflow_accepts_lr_1e_3(tmp_path):
     text = (REPO / "tests/configs/tiny.yaml").read_text().replace("training:\n", "training:\n  lr: 1e-3\n")
     assert "lr: 1e-3" in text
@@ -99,3 +123,57 @@ def test_a_folder_dataset_that_does_not_exist_is_refused(tmp_path, image_folder)
 
 def test_the_default_config_passes():
     checked("{}")
+
+
+def test_augmentations_without_none_says_none_must_be_listed_and_why(tmp_path):
+    """Not jsonschema's "does not contain items matching the given schema" (issue 25, item 11)."""
+    text = (REPO / "tests/configs/tiny.yaml").read_text() + "\naugmentations: [cutmix, mixup]\n"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
+                           str(tmp_path / "w"), "--configfile", str(cfg), "--cores", "1", "-n", "--quiet", "all"],
+                          capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config key 'augmentations' = ['cutmix', 'mixup'] does not list 'none'" in out, out[-3000:]
+    assert "compared with the plain pipeline" in out and "augmentations: [none, cutmix, mixup]" in out
+    assert "does not contain items" not in out
+
+
+def test_an_odd_batch_with_mixup_or_cutmix_is_a_warning_when_the_workflow_loads(caplog):
+    """The last image of an odd batch stays unmixed: a third of them at batch_size 3 (issue 25, item 9)."""
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        checked("augmentations: [none, cutmix]\ntraining: {batch_size: 3}")
+    assert "'training.batch_size' = 3 is odd: cutmix" in caplog.text
+    assert "1 of every 3 images (33%)" in caplog.text and "docs/augmentations.md" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        checked("augmentations: [none, mixup, cutmix]\ntraining: {batch_size: 4}")
+        checked("augmentations: [none, randaugment]\ntraining: {batch_size: 3}")
+    assert "is odd" not in caplog.text
+
+
+def test_a_target_read_as_a_config_file_is_named(tmp_path):
+    """`snakemake --configfile c.yaml results/.../metrics.json`: the target is taken for a config file; when
+    it exists (and is JSON with keys), Snakemake loads it and the workflow says what happened (issue 25, item 12)."""
+    from proxy_attention.config import check_configfiles
+    from proxy_attention.errors import ConfigError
+
+    work = tmp_path / "w"
+    target = work / "results" / "runs" / "fold1" / "metrics.json"
+    target.parent.mkdir(parents=True)
+    target.write_text('{"test_acc": 0.5, "round": 0}')
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text((REPO / "tests/configs/tiny.yaml").read_text())
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "1", "-n",
+                           "--quiet", "--configfile", str(cfg), "results/runs/fold1/metrics.json"],
+                          capture_output=True, text=True, cwd=work)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "'results/runs/fold1/metrics.json' was given as a config file, but it is a path under results/" in out, out
+    assert f"--configfile {cfg} -- results/runs/fold1/metrics.json" in out
+    check_configfiles([str(cfg), "elsewhere/c2.yaml"])  # config files elsewhere pass
+    with pytest.raises(ConfigError, match="path under results/"):
+        check_configfiles([str(cfg), str(work / "results" / "x.yaml")])  # also as an absolute path

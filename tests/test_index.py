@@ -206,3 +206,68 @@ def test_cache_names_an_indexed_file_that_is_gone(image_folder):
     (image_folder / "train/class2/img7.png").unlink()
     with pytest.raises(DataError, match=r"class2/img7.png is in the index but no longer exists"):
         build_cache(result.index, image_folder, 8, image_folder.parent / "cache.npy", threads=1)
+
+
+# ---- high bit depth and EXIF orientation (issue 25, items 1 and 2) ----
+
+def _png16_rgb(path, rgb16: np.ndarray) -> None:
+    """A 16-bit-per-channel RGB PNG (Pillow cannot write one): IHDR bit depth 16, colour type 2."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    h, w, _ = rgb16.shape
+    raw = b"".join(b"\x00" + rgb16[y].astype(">u2").tobytes() for y in range(h))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_high_bit_depth_images_are_scaled_not_clipped_and_reported(image_folder):
+    """A 16-bit, 32-bit integer or float copy of an 8-bit picture loads as that picture, and the report says how."""
+    rng = np.random.default_rng(1)
+    gray8 = {n: rng.integers(0, 256, (16, 16)).astype(np.uint8) for n in ("g16.png", "g32.tif", "gf.tif")}
+    rgb8 = rng.integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    d = image_folder / "train" / "class0"
+    Image.fromarray(gray8["g16.png"].astype(np.uint16) * 257).save(d / "g16.png")  # opens as I;16
+    Image.fromarray(gray8["g32.tif"].astype(np.int32) * 257).save(d / "g32.tif")  # opens as I, up to 65535
+    Image.fromarray(gray8["gf.tif"].astype(np.float32) / 255).save(d / "gf.tif")  # opens as F, in [0, 1]
+    _png16_rgb(d / "rgb16.png", rgb8.astype(np.uint16) * 257)
+    assert [Image.open(d / n).mode for n in ("g16.png", "g32.tif", "gf.tif")] == ["I;16", "I", "F"]
+
+    result = index_folder(image_folder)
+    reasons = dict(zip(result.report.path, result.report.reason))
+    assert reasons["train/class0/g16.png"].startswith("mode I;16: 16-bit values scaled to 8 bits (value / 257)")
+    assert "taken as 16-bit and scaled" in reasons["train/class0/g32.tif"]
+    assert "float values in [0, 1] scaled" in reasons["train/class0/gf.tif"]
+    cache = image_folder.parent / "cache.npy"
+    build_cache(result.index, image_folder, 16, cache)
+    arr = load_cache(cache)
+    rows = result.index.path.tolist()
+    for name in ("g16.png", "g32.tif", "gf.tif"):
+        got = arr[rows.index(f"train/class0/{name}")]
+        for channel in range(3):  # the same values, not clipped to {0, 255}
+            assert np.array_equal(got[..., channel], gray8[name]), name
+    assert np.array_equal(arr[rows.index("train/class0/rgb16.png")], rgb8)  # 16-bit RGB PNG, scaled by Pillow
+
+
+def test_exif_orientation_is_applied_and_reported(image_folder):
+    """A photo stored sideways with EXIF orientation 6 is trained on upright, and the data report says so."""
+    stored = np.zeros((32, 64, 3), np.uint8)  # 64 wide, 32 high: left half black, right half white
+    stored[:, 32:] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display": the stored left half is the top
+    d = image_folder / "train" / "class0"
+    Image.fromarray(stored).save(d / "sideways.jpg", exif=exif, quality=95)
+    Image.fromarray(255 - stored).save(d / "plain.jpg", quality=95)  # another picture, no tag
+
+    result = index_folder(image_folder)
+    reasons = dict(zip(result.report.path, result.report.reason))
+    assert reasons["train/class0/sideways.jpg"] == "turned upright by its EXIF orientation tag (6: rotated 90° clockwise)"
+    assert "train/class0/plain.jpg" not in reasons  # an RGB image without the tag is not touched
+    row = result.index.set_index("path").loc["train/class0/sideways.jpg"]
+    assert (row.width, row.height) == (32, 64)
+    from proxy_attention.data.index import load_rgb
+    upright = np.asarray(load_rgb(d / "sideways.jpg"), dtype=float).mean(axis=(1, 2))
+    assert upright[:28].max() < 40 and upright[36:].min() > 215  # black on top, white below

@@ -110,3 +110,38 @@ def test_a_truncated_checkpoint_names_the_file_and_the_rebuild(tmp_path):
     ckpt.write_bytes(ckpt.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match=f"checkpoint {ckpt} is damaged.*snakemake --cores 1 --force {ckpt}"):
         step(ckpt, x, y, tmp_path / "proxy1")
+
+
+def test_a_step_that_changed_no_pixel_says_so_in_its_log_stats_and_the_report(tmp_path, monkeypatch, caplog):
+    """Whatever the cause, proxies identical to their images are named as such (issue 25, item 4)."""
+    import proxy_attention.proxy.step as step_module
+    from proxy_attention.analysis.answer import answer_rst, comparison_html
+    from proxy_attention.analysis.stats import compare, final_rounds
+
+    ckpt, x, y = make_checkpoint(tmp_path)
+    manifest = step(ckpt, x, y, tmp_path / "t1", proxy_threshold=1.0)  # t = 1: the CAM's maximum changes
+    assert (manifest.frac_changed > 0).all()
+    assert json.loads((tmp_path / "t1" / "stats.json").read_text())["n_unchanged"] == 0
+
+    def unchanged(x01, cam, *args):
+        return x01.clone(), torch.zeros(cam.shape, dtype=torch.bool)
+
+    monkeypatch.setattr(step_module, "proxy_images", unchanged)
+    with caplog.at_level("WARNING"):
+        manifest = step(ckpt, x, y, tmp_path / "idle")
+    stats = json.loads((tmp_path / "idle" / "stats.json").read_text())
+    assert stats["n_unchanged"] == stats["n_written"] == len(manifest) > 0 and stats["changed_no_pixel"] is True
+    assert f"{len(manifest)} of {len(manifest)} proxy images changed no pixel" in caplog.text
+
+    runs = []
+    for fold in range(3):
+        ident = dict(dataset="d", model="m", schedule="1p1", seed=0, fold=fold)
+        runs.append({**ident, "method": "baseline", "config": "baseline", "round": 1, "test_acc": 0.5 + fold / 10,
+                     "steps_changed_no_pixel": 0})
+        runs.append({**ident, "method": "proxy", "config": "t1", "round": 1, "test_acc": 0.6 + fold / 10,
+                     "steps_changed_no_pixel": 1})
+    table = compare(final_rounds(pd.DataFrame(runs)))
+    note = table.set_index("config").loc["t1", "note"]
+    assert "3 proxy step(s) that changed no pixel in its 3 run(s)" in note
+    assert "**Warning**" in answer_rst(table) and "changed no pixel" in answer_rst(table)
+    assert "changed no pixel" in comparison_html(table)

@@ -67,3 +67,18 @@ def test_rejects_unknown_method_and_bad_shapes():
     with pytest.raises(ValueError, match="shapes"):
         proxy_images(X, CAM[:, :, :2], T, W)
     assert set(REPLACEMENTS) == {"multiply", "multiply_inverse", "mean", "max", "min", "black", "white"}
+
+
+@pytest.mark.parametrize("method", REPLACEMENTS)
+def test_threshold_one_changes_the_peak_of_a_cam_scaled_like_pytorch_grad_cam(method):
+    """pytorch-grad-cam divides by max + 1e-7: CAMs peak at 0.99999988, never 1.0 (issue 25, item 4)."""
+    raw = torch.rand(2, 4, 4) + 0.1
+    raw[:, 1, 2] = 2.0
+    cam = (raw - raw.amin(dim=(1, 2), keepdim=True))
+    cam = (cam / (1e-7 + cam.amax(dim=(1, 2), keepdim=True))).float()
+    assert cam.max().item() < 1.0
+    x = torch.rand(2, 3, 4, 4) * 0.5 + 0.25
+    _, mask = proxy_images(x, cam, 1.0, 0.5, method)
+    assert mask.sum().item() == 2 and mask[:, 1, 2].all()  # the CAM's maximum, one pixel per image
+    _, none = proxy_images(x, torch.zeros(2, 4, 4), 1.0, 0.5, method)
+    assert not none.any()  # an all-zero CAM has no maximum to change

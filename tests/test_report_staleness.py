@@ -83,3 +83,25 @@ def test_a_dropped_augmentation_arm_is_named(tmp_path):
     message = stale_runs_message(path, {run_key(i) for i in runs(["resnet18"])})
     assert "OUT OF DATE" in message and "runs in it are not in the current config" in message
     assert "cutmix" in message
+
+
+def test_a_deleted_fold_is_out_of_date(tmp_path, monkeypatch):
+    """`rm -rf .../fold1` after a finished run: runs.csv still holds fold 1's numbers (issue 25, item 7)."""
+    monkeypatch.chdir(tmp_path)
+    infos = runs(["resnet18"])
+    rows = []
+    for i in infos:
+        for r in (0, 1):
+            metrics = f"results/runs/fold{i['fold']}/{i['method']}/round{r}/metrics.json"
+            (tmp_path / metrics).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / metrics).write_text("{}")
+            rows.append({**i, "round": r, "test_acc": 0.9, "metrics_file": metrics})
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    expected = {run_key(i) for i in infos}
+    assert stale_runs_message(tmp_path / "runs.csv", expected) == ""
+    import shutil
+
+    shutil.rmtree(tmp_path / "results/runs/fold1")
+    msg = stale_runs_message(tmp_path / "runs.csv", expected)
+    assert msg.startswith("OUT OF DATE") and "the result files of 2 runs in it no longer exist" in msg
+    assert "results/runs/fold1/" in msg and "rebuild the report" in msg

@@ -110,7 +110,12 @@ def test_compile_and_staging_are_cuda_only(tmp_path, monkeypatch):
     from proxy_attention.train.trainer import Trainer
 
     calls = []
-    monkeypatch.setattr(torch, "compile", lambda m, *a, **k: calls.append(m) or m)
+
+    def compile_spy(model, *args, **kwargs):  # returns the model: a call would not change the weights
+        calls.append(model)
+        return model
+
+    monkeypatch.setattr(torch, "compile", compile_spy)
     trainer = Trainer(settings(compile=True), parse_schedule("1"), threads=1)
     assert trainer.forward is trainer.model and not calls
     x = tiny_data()["train_x"]
@@ -121,6 +126,7 @@ def test_compile_and_staging_are_cuda_only(tmp_path, monkeypatch):
     train_round(settings(compile=True), parse_schedule("2"), 0, tiny_data(), None, d / "checkpoint.pt",
                 d / "metrics.json", d / "epochs.csv", threads=1)
     assert same_weights(eager / "checkpoint.pt", d / "checkpoint.pt")
+    assert not calls, "torch.compile was called on CPU"  # the spy keeps the weights: only this shows a call
 
 
 def test_a_truncated_resume_file_costs_only_its_epochs(tmp_path):

@@ -9,7 +9,10 @@ values, and stop the workflow before any job runs.
 from __future__ import annotations
 
 import itertools
+import logging
+import os
 import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -43,7 +46,18 @@ def _number_types(schema: dict) -> set[str]:
     return types & {"number", "integer"}
 
 
-def _coerce(value, schema: dict):
+def _resolve(schema: dict, root: dict | None) -> dict:
+    """A local ``$ref`` (``#/$defs/stage``, ``#/properties/training``) replaced by what it points at."""
+    while isinstance(schema, dict) and "$ref" in schema and root is not None:
+        node = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema
+
+
+def _coerce(value, schema: dict, root: dict | None = None):
+    schema = _resolve(schema, root)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         # numbers in one form: `lr: 1` is `lr: 1.0`, `folds: 3.0` is `folds: 3` (equal settings, equal params)
         types = _number_types(schema)
@@ -65,9 +79,9 @@ def _coerce(value, schema: dict):
         for k, v in value.items():
             sub = props.get(k, extra if isinstance(extra, dict) else None)
             if sub is not None:
-                value[k] = _coerce(v, sub)
+                value[k] = _coerce(v, sub, root)
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        value[:] = [_coerce(v, schema["items"]) for v in value]
+        value[:] = [_coerce(v, schema["items"], root) for v in value]
     return value
 
 
@@ -76,9 +90,76 @@ def coerce_numbers(config: dict, schema: dict) -> dict:
     give every number one form: an int where the schema says integer, a float where it says number.
 
     PyYAML (YAML 1.1) reads ``lr: 1e-3`` as the string ``"1e-3"``; the schema then refused it
-    with "'1e-3' is not of type 'number'". Only keys the schema types as numbers are touched.
+    with "'1e-3' is not of type 'number'". Only keys the schema types as numbers are touched,
+    also behind a ``$ref`` (the keys of ``stages.screen`` and ``stages.confirm``); the options of
+    ``augmentation_options``, which the schema leaves open, follow their own checks
+    (:func:`proxy_attention.augment.options.coerce_options`).
     """
-    return _coerce(config, schema)
+    config = _coerce(config, schema, schema)
+    options = config.get("augmentation_options") if isinstance(config, dict) else None
+    if isinstance(options, dict):
+        from proxy_attention.augment.options import coerce_options
+
+        for name, opts in options.items():
+            options[name] = coerce_options(name, opts)
+    return config
+
+
+def check_configfiles(paths, results: str = "results") -> None:
+    """A "config file" under results/ is a target that Snakemake's ``--configfile`` took for a config file.
+
+    ``--configfile`` takes every path after it: ``snakemake --configfile c.yaml results/.../summary.csv``
+    reads the target as a second config file (a missing one ends in Snakemake's bare FileNotFoundError
+    before this workflow loads; an existing JSON one, such as a ``metrics.json``, would be merged into the config).
+    """
+    root = os.path.realpath(results)
+
+    def under(path: str) -> bool:
+        real = os.path.realpath(path)
+        return real == root or real.startswith(root + os.sep) or results in Path(path).parts
+
+    def shown(path: str) -> str:  # Snakemake hands the paths over absolute; as typed, where it can
+        rel = os.path.relpath(path)
+        return path if rel.startswith("..") else rel
+
+    paths = [shown(p) for p in paths or []]
+    wrong = [p for p in paths if under(p)]
+    if wrong:
+        own = next((p for p in paths if not under(p)), "config.yaml")
+        raise ConfigError(
+            f"{wrong[0]!r} was given as a config file, but it is a path under {results}/, a target: Snakemake's "
+            "--configfile takes every path after it. Put the target before --configfile "
+            f"(snakemake --cores 1 {wrong[0]} --configfile {own}) or end the config files with -- "
+            f"(snakemake --cores 1 --configfile {own} -- {wrong[0]})"
+        )
+
+
+def check_before_schema(config: dict) -> None:
+    """What the schema refuses in words that do not say what to do; checked before it, with a message that does."""
+    arms = config.get("augmentations")
+    if isinstance(arms, list) and arms and "none" not in arms:
+        raise ConfigError(
+            f"config key 'augmentations' = {arms} does not list 'none': every augmentation arm is compared with "
+            "the plain pipeline ('none', crop and flip only) trained on the same folds and seeds, so 'none' must "
+            f"be listed, e.g. augmentations: [{', '.join(['none'] + arms)}] (docs/augmentations.md)"
+        )
+
+
+PAIR_MIXERS = ("mixup", "cutmix")  # timm's Mixup in batch mode: image i with image n-1-i, an even batch
+
+
+def warn_odd_batch(config: dict) -> None:
+    """Mixup and CutMix leave the last image of an odd batch unmixed (augment/mixing.py): say so when the
+    workflow loads, with the share of images that stays unmixed (docs/augmentations.md)."""
+    arms = [a for a in config.get("augmentations") or [] if a in PAIR_MIXERS]
+    training = config.get("training") or {}
+    size = training.get("batch_size")
+    if not arms or not isinstance(size, int) or isinstance(size, bool) or size % 2 == 0:
+        return
+    logging.getLogger("proxy_attention.config").warning(
+        "config key 'training.batch_size' = %d is odd: %s pair image i with image n-1-i and leave the last image "
+        "of an odd batch unmixed, 1 of every %d images (%.0f%%) here; use an even batch_size to mix every image "
+        "(docs/augmentations.md, 'Odd batches')", size, " and ".join(arms), size, 100 / size)
 
 
 def canonical(value):
@@ -135,6 +216,7 @@ def check_config(config: dict, check_models: bool = True) -> None:
             raise ConfigError(
                 f"config key '{key}' names models that are not in 'models': {unknown}; models are {config['models']}"
             )
+    warn_odd_batch(config)
     options = config.get("augmentation_options") or {}
     if options:
         from proxy_attention.augment.options import validate_options

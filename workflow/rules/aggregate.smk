@@ -35,13 +35,13 @@ rule aggregate:
         runs=report(
             f"{SUMMARY}/runs.csv",
             caption="../report/runs.rst",
-            category=category("7 Tables"),
+            category=category("Tables"),
             labels={"item": "runs.csv"},
         ),
         epochs=report(
             f"{SUMMARY}/epochs.csv",
             caption="../report/epochs.rst",
-            category=category("7 Tables"),
+            category=category("Tables"),
             labels={"item": "epochs.csv"},
         ),
     log:
@@ -60,19 +60,19 @@ rule compare:
         table=report(
             f"{SUMMARY}/comparison.csv",
             caption="../report/comparison_csv.rst",
-            category=category("7 Tables"),
+            category=category("Tables"),
             labels={"item": "comparison.csv"},
         ),
         pairs=report(
             f"{SUMMARY}/paired_differences.csv",
             caption="../report/paired_differences_csv.rst",
-            category=category("7 Tables"),
+            category=category("Tables"),
             labels={"item": "paired_differences.csv"},
         ),
         html=report(
             f"{SUMMARY}/comparison.html",
             caption="../report/comparison.rst",
-            category=category("1 Answer"),
+            category=category("Answer"),
             labels={
                 "dataset": "all",
                 "model": "all",
@@ -83,7 +83,7 @@ rule compare:
         arms=report(
             f"{SUMMARY}/augmentations.csv",
             caption="../report/augmentations_csv.rst",
-            category=category("7 Tables"),
+            category=category("Tables"),
             labels={"item": "augmentations.csv"},
         ),
         answer=f"{SUMMARY}/answer.rst",
@@ -109,7 +109,7 @@ rule leakage_audit:
         report(
             f"{SUMMARY}/leakage_audit.csv",
             caption="../report/leakage_audit.rst",
-            category=category("1 Answer"),
+            category=category("Answer"),
             labels={"table": "leakage audit"},
         ),
     log:
@@ -129,7 +129,7 @@ rule protocol_comparison:
         report(
             f"{SUMMARY}/protocol_comparison.csv",
             caption="../report/protocol_comparison.rst",
-            category=category("1 Answer"),
+            category=category("Answer"),
             labels={"table": "thesis protocol vs honest protocol"},
         ),
     log:

@@ -20,6 +20,7 @@ from proxy_attention.data.datasets import archive_paths, conversion_options
 from proxy_attention.data.datasets.registry import remote_files
 from proxy_attention.errors import ConfigError
 from proxy_attention import paths
+from proxy_attention.report import categories as report_categories
 from proxy_attention.paths import (
     CONTROL_METHODS,
     DATA,
@@ -125,8 +126,9 @@ def benchmark_path(step: str, path: str) -> str:
 
 
 def category(name: str) -> str:
-    """A report category; the screen stage's items follow the confirm stage's, under their own heading."""
-    return f"8 Screen - {name}" if STAGE == "screen" else name
+    """A report category by its bare name, numbered where the categories are defined
+    (proxy_attention.report.categories); the screen stage's items follow under their own heading."""
+    return report_categories.numbered(name, screen=STAGE == "screen")
 
 
 def dataset_options(dataset) -> dict:

@@ -16,7 +16,9 @@ from snakemake.utils import validate
 from proxy_attention.config import (
     canonical,
     canonicalize_config,
+    check_before_schema,
     check_config,
+    check_configfiles,
     coerce_numbers,
     proxy_grid,
 )
@@ -44,6 +46,11 @@ with open(
     os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 ) as fh:
     coerce_numbers(config, yaml.safe_load(fh))
+try:  # a target after --configfile, and what jsonschema would refuse in words that do not say what to do
+    check_configfiles([str(p) for p in workflow.overwrite_configfiles or []])
+    check_before_schema(config)
+except ConfigError as e:
+    raise WorkflowError(f"Invalid configuration: {e}")
 validate(config, schema="../schemas/config.schema.yaml")
 # One form for equal settings (keys sorted after the schema appended its defaults): every params
 # value built from the config is then the same whatever the key order or written-out defaults.

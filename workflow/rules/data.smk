@@ -32,13 +32,13 @@ rule index_dataset:
         report=report(
             f"{DATA}/data_report.csv",
             caption="../report/data_report.rst",
-            category="6 Tables",
+            category=category("Tables"),
             labels={"item": "data_report.csv", "dataset": "{dataset}"},
         ),
         class_counts=report(
             f"{DATA}/class_counts.csv",
             caption="../report/class_counts.rst",
-            category="4 Data",
+            category=category("Data"),
             labels={"dataset": "{dataset}", "table": "images per class"},
         ),
     log:

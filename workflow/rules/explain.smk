@@ -41,7 +41,7 @@ rule explain_gallery:
         report(
             f"{RUN}/explain_gallery.png",
             caption="../report/explain_gallery.rst",
-            category=category("4 Explainability"),
+            category=category("Explainability"),
             subcategory="{dataset} / {model} / {schedule}",
             labels={"seed": "{seed}", "fold": "{fold}", "figure": "CAM gallery"},
         ),
@@ -68,7 +68,7 @@ rule plot_explain_vs_accuracy:
         report(
             f"{SUMMARY}/explain_vs_accuracy.svg",
             caption="../report/explain_vs_accuracy.rst",
-            category=category("4 Explainability"),
+            category=category("Explainability"),
             labels={"figure": "explanation scores beside accuracy"},
         ),
     log:

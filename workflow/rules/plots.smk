@@ -11,7 +11,7 @@ rule plot_paired_differences:
         report(
             f"{FIGURES}/paired_differences.svg",
             caption="../report/paired_differences.rst",
-            category=category("1 Answer"),
+            category=category("Answer"),
             labels=figure_labels("2 paired differences"),
         ),
     log:
@@ -32,7 +32,7 @@ rule plot_heatmap:
         report(
             f"{FIGURES}/heatmap.svg",
             caption="../report/heatmap.rst",
-            category=category("1 Answer"),
+            category=category("Answer"),
             labels=figure_labels("3 heatmap t x w"),
         ),
     log:
@@ -62,7 +62,7 @@ rule plot_confusion:
         report(
             f"{FIGURES}/confusion.svg",
             caption="../report/confusion.rst",
-            category=category("1 Answer"),
+            category=category("Answer"),
             labels=figure_labels("4 confusion matrices"),
         ),
     log:
@@ -85,7 +85,7 @@ rule plot_learning_curves:
         report(
             f"{FIGURES}/learning_curves.svg",
             caption="../report/learning_curves.rst",
-            category=category("2 Training"),
+            category=category("Training"),
             labels=figure_labels("learning curves"),
         ),
     log:
@@ -106,7 +106,7 @@ rule plot_test_accuracy:
         report(
             f"{SUMMARY}/test_accuracy.svg",
             caption="../report/test_accuracy.rst",
-            category=category("2 Training"),
+            category=category("Training"),
             labels={
                 "dataset": "all",
                 "model": "all",
@@ -131,7 +131,7 @@ rule plot_proxy_counts:
         report(
             f"{FIGURES}/proxy_counts.svg",
             caption="../report/proxy_counts.rst",
-            category=category("3 Proxy steps"),
+            category=category("Proxy steps"),
             labels=lambda w: {
                 **figure_labels("wrong images and proxies")(w),
                 "configuration": "best ones",
@@ -155,7 +155,7 @@ rule plot_gallery:
         report(
             GALLERY,
             caption="../report/gallery.rst",
-            category=category("3 Proxy steps"),
+            category=category("Proxy steps"),
             labels=lambda w: {
                 **figure_labels("proxy gallery")(w),
                 "configuration": short_config(
@@ -188,7 +188,7 @@ rule plot_classes:
         report(
             f"{SUMMARY}/figures/{{dataset}}/classes.svg",
             caption="../report/classes.rst",
-            category=category("5 Data"),
+            category=category("Data"),
             labels={"dataset": "{dataset}", "item": "class counts and skipped files"},
         ),
     log:
@@ -207,7 +207,7 @@ rule plot_runtime:
         report(
             f"{SUMMARY}/runtime.svg",
             caption="../report/runtime.rst",
-            category=category("6 Runtime"),
+            category=category("Runtime"),
             labels={"item": "runtime per rule"},
         ),
     log:
@@ -226,7 +226,7 @@ rule plot_augmentations:
         report(
             f"{FIGURES}/augmentations.svg",
             caption="../report/augmentations.rst",
-            category=category("1 Answer"),
+            category=category("Answer"),
             labels=figure_labels("5 augmentation arms"),
         ),
     log:
@@ -245,7 +245,7 @@ rule augmentation_gallery:
         report(
             f"{SUMMARY}/figures/{{dataset}}/augmentations.png",
             caption="../report/augmentation_gallery.rst",
-            category=category("5 Data"),
+            category=category("Data"),
             labels={
                 "dataset": "{dataset}",
                 "item": "one batch under each augmentation",

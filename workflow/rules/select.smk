@@ -12,7 +12,7 @@ if STAGED:
             table=report(
                 SELECTION,
                 caption="../report/selection.rst",
-                category="1 Answer",
+                category=category("Answer"),
                 labels={"item": "selection (screen -> confirm)"},
             ),
         log:
@@ -33,7 +33,7 @@ if STAGED:
             report(
                 SELECTION_FIGURE,
                 caption="../report/selection.rst",
-                category="1 Answer",
+                category=category("Answer"),
                 labels={"item": "selection figure"},
             ),
         log:

@@ -60,6 +60,7 @@ def proxy_step_stats(step_dir: str | Path | None) -> dict:
         "wrong_found": stats.get("n_wrong", len(manifest)),
         "proxies_written": len(manifest),
         "frac_pixels_changed": float(manifest["frac_changed"].mean()) if len(manifest) else float("nan"),
+        "proxies_unchanged": int((manifest["frac_changed"] == 0).sum()),  # unmodified copies, not proxies
         # CAM quality scores a proxy step may compute ({"scores": {name: value}}) travel along as cam_<name>
         **{f"cam_{k}": v for k, v in (stats.get("scores") or {}).items()},
     }
@@ -88,11 +89,14 @@ def run_tables(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
         train_bench = run.get("train_benchmark") or [None] * n
         proxy_bench = run.get("proxy_benchmark") or [None] * n
         cum = 0.0
+        no_pixel = 0  # proxy steps so far that wrote images but changed no pixel of any
         for i, (path, step, tb, pb) in enumerate(zip(run["metrics"], steps, train_bench, proxy_bench)):
             m = json.loads(Path(path).read_text())
             m.pop("test_pred", None)
             m.update(ident)
             m.update(proxy_step_stats(step))
+            no_pixel += bool(m.get("proxies_written")) and m.get("proxies_unchanged") == m.get("proxies_written")
+            m["steps_changed_no_pixel"] = no_pixel
             m["train_job_s"] = benchmark_seconds(tb)
             if pb:  # the proxy step ran as a job of its own
                 m["proxy_job_s"] = benchmark_seconds(pb)

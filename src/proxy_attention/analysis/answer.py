@@ -6,6 +6,7 @@ import html
 
 import pandas as pd
 
+from proxy_attention.analysis.stats import NO_PIXEL_NOTE
 from proxy_attention.config import run_labels
 
 
@@ -67,6 +68,10 @@ def group_answer(comp: pd.DataFrame, confidence: float, labels: dict, listed: in
     unclear = n - len(better) - len(worse) - len(few)
     if unclear:
         lines.append(f"- {unclear} of {n} show no clear difference (interval spans 0).")
+    idle = rest[rest["note"].fillna("").str.contains(NO_PIXEL_NOTE, regex=False)] if "note" in rest else rest.iloc[:0]
+    for _, row in idle.iterrows():  # not Proxy Attention at all, whatever its verdict
+        lines.append(f"- **Warning**: {labels[(row['method'], row['config'])]} has {NO_PIXEL_NOTE}: it trained on "
+                     "unmodified copies, not on proxies (``comparison.csv``, column ``note``).")
     lines.append("")
     shown = pd.concat([better, rest.sort_values(["rank", "config"])]).drop_duplicates(["method", "config"])
     shown = pd.concat([shown.head(max(listed, len(better))), worse]).drop_duplicates(["method", "config"])

@@ -164,6 +164,9 @@ def paired_test(diff: np.ndarray, confidence: float = CONFIDENCE) -> dict:
     return out
 
 
+NO_PIXEL_NOTE = "proxy step(s) that changed no pixel"
+
+
 def verdict(row) -> str:
     if row["n_pairs"] < MIN_PAIRS_T or pd.isna(row["ci_low"]):
         return "too few pairs"
@@ -209,6 +212,10 @@ def compare(final: pd.DataFrame, reference: str = "baseline", metric: str = "tes
                 continue
             row.update(paired_test(mine["diff"].to_numpy(), confidence))
             row["verdict"] = verdict(row)
+            idle = int(runs["steps_changed_no_pixel"].sum()) if "steps_changed_no_pixel" in runs else 0
+            if idle:  # its "proxies" were unmodified copies: say so wherever the configuration is shown
+                row["note"] = "; ".join(x for x in (row["note"], f"{idle} {NO_PIXEL_NOTE} in its {len(runs)} run(s): "
+                                                    "their proxies are unmodified copies (see proxy_threshold)") if x)
         rows.append(row)
     table = pd.DataFrame(rows)
     columns = groups + STAT_COLUMNS

@@ -4,7 +4,8 @@ image ``i`` mixed with image ``m-1-i``; CutMix's lambda corrected by the clipped
 timm's Mixup draws from numpy's global RNG and needs an even batch. Here numpy's (and
 python's) global RNG is seeded from ``gen`` for the call and restored afterwards; an odd
 batch mixes its largest even prefix and leaves the last image unmixed, with its one-hot
-(smoothed) target. Targets are soft (N, num_classes) with ``label_smoothing`` applied.
+(smoothed) target; the workflow warns about an odd ``training.batch_size`` when it loads
+(:func:`proxy_attention.config.warn_odd_batch`, docs/augmentations.md). Targets are soft (N, num_classes) with ``label_smoothing`` applied.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ A bad name or option raises :class:`~proxy_attention.errors.ConfigError` naming
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Callable, Mapping, Optional
 
 from proxy_attention.errors import ConfigError
@@ -41,6 +42,7 @@ def _is_real(v) -> bool:
 def _real(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False) -> Check:
     def ok(v):
         return _is_real(v) and (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+    ok.number = float
     left, right = "(" if lo_open else "[", ")" if hi_open or hi == math.inf else "]"
     return ok, f"a number in {left}{lo:g}, {'inf' if hi == math.inf else f'{hi:g}'}{right}"
 
@@ -48,6 +50,7 @@ def _real(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool 
 def _int(lo: int, hi: Optional[int] = None, also: tuple[int, ...] = ()) -> Check:
     def ok(v):
         return isinstance(v, int) and not isinstance(v, bool) and (v in also or (v >= lo and (hi is None or v <= hi)))
+    ok.number = int
     rng = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
     return ok, rng + "".join(f" or {a}" for a in also)
 
@@ -60,6 +63,36 @@ def _minmax(v) -> bool:
     return v is None or (
         isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_real(e) for e in v) and 0 < v[0] < v[1] <= 1
     )
+
+
+_minmax.items = float  # a list of numbers
+
+# A number as YAML 1.2 writes it; PyYAML (YAML 1.1) reads `alpha: 1e-3` as the string "1e-3"
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _as_number(value, kind):
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        if kind is float:
+            return float(value)
+        if float(value).is_integer():
+            return int(float(value))
+    return value
+
+
+def coerce_options(name: str, options):
+    """``options`` with numeric strings of number-typed options turned into numbers (``alpha: 1e-3``
+    is the string ``"1e-3"`` to PyYAML, as ``lr: 1e-3`` is); anything else is left for the checks."""
+    if name not in _CHECKS or not isinstance(options, Mapping):
+        return options
+    out = dict(options)
+    for key, value in options.items():
+        ok = _CHECKS[name].get(key, (None,))[0]
+        if getattr(ok, "number", None):
+            out[key] = _as_number(value, ok.number)
+        elif getattr(ok, "items", None) and isinstance(value, list):
+            out[key] = [_as_number(v, ok.items) for v in value]
+    return out
 
 
 _PROB = _real(0, 1)
@@ -98,6 +131,7 @@ def validate_options(name: str, options: Optional[Mapping[str, Any]] = None) -> 
     if not isinstance(options, Mapping):
         raise ConfigError(f"config key 'augmentation_options.{name}' must be a mapping, got {options!r}")
     checks = _CHECKS[name]
+    options = coerce_options(name, options)
     for key, value in options.items():
         where = f"config key 'augmentation_options.{name}.{key}'"
         if key not in checks:

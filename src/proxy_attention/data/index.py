@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from proxy_attention.data.duplicates import (
     PHASH_THRESHOLD,
@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 PARTS = ("test", "train", "val")  # test first: a duplicate keeps its test copy
 POOL_PARTS = ("train", "val")  # the parts the k folds are drawn from
 PART_ORDER = {"train": 0, "val": 1, "test": 2}
+ORIENTATION_TAG = 0x0112  # EXIF Orientation
+ORIENTATIONS = {2: "mirrored left to right", 3: "rotated 180°", 4: "mirrored top to bottom", 5: "transposed",
+                6: "rotated 90° clockwise", 7: "transversed", 8: "rotated 90° counter-clockwise"}
 CONVERTED_MODES = {"L", "LA", "P", "PA", "RGBA", "CMYK", "I", "I;16", "F", "1", "YCbCr", "LAB", "HSV"}
 LAYOUT = "expected <folder>/train/<class>/<image>, optionally test/<class>/ (the test split) and val/<class>/ " \
     "(joins the training pool)"
@@ -80,8 +83,52 @@ class IndexResult:
     class_counts: pd.DataFrame | None = None  # per part and class: files found, kept, skipped, converted, left out
 
 
-def to_rgb(img: Image.Image) -> Image.Image:
-    """An opened image as RGB, whatever its mode; transparent pixels composited on white."""
+HIGH_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")  # more than 8 bits per value: scaled, never clipped
+
+
+def _high_bit_to_l(img: Image.Image, notes: list[str]) -> Image.Image:
+    """A 16-bit, 32-bit integer or float grayscale image as 8-bit "L", scaled (``convert`` would clip at 255).
+
+    ``I;16*`` modes hold 16-bit values: value / 257 maps 0..65535 onto 0..255.
+    ``I`` and ``F`` say nothing about the range, so the values decide: floats
+    within [0, 1] are scaled by 255, values within 0..255 are kept, values within
+    0..65535 are taken as 16-bit (/ 257), anything else is stretched linearly from
+    its minimum and maximum to 0..255. ``notes`` receives what was done.
+    """
+    mode = img.mode
+    a = np.asarray(img, dtype=np.float64)
+    finite = a[np.isfinite(a)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if mode.startswith("I;16"):
+        scaled, how = a / 257.0, "16-bit values scaled to 8 bits (value / 257)"
+    elif mode == "F" and lo >= 0 and hi <= 1:
+        scaled, how = a * 255.0, "float values in [0, 1] scaled to 8 bits (value * 255)"
+    elif lo >= 0 and hi <= 255:
+        scaled, how = a, f"{'float' if mode == 'F' else '32-bit integer'} values within 0..255 kept as 8 bits"
+    elif lo >= 0 and hi <= 65535:
+        scaled, how = a / 257.0, "values within 0..65535 taken as 16-bit and scaled to 8 bits (value / 257)"
+    else:
+        scaled = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
+        how = f"values from {lo:g} to {hi:g} stretched linearly to 0..255"
+    notes.append(f"mode {mode}: {how}")
+    out = np.nan_to_num(np.rint(scaled), nan=0.0, posinf=255.0, neginf=0.0).clip(0, 255).astype(np.uint8)
+    return Image.fromarray(out, "L")
+
+
+def to_rgb(img: Image.Image, notes: list[str] | None = None) -> Image.Image:
+    """An opened image as RGB, whatever its mode, turned upright by its EXIF orientation tag.
+
+    Transparent pixels are composited on white; 16-bit, 32-bit and float images are
+    scaled to 8 bits (:func:`_high_bit_to_l`), never clipped. ``notes`` (if given)
+    receives one line per thing done beyond a plain conversion, for the data report.
+    """
+    notes = [] if notes is None else notes
+    orientation = img.getexif().get(ORIENTATION_TAG, 1) if hasattr(img, "getexif") else 1
+    if orientation not in (None, 1):
+        img = ImageOps.exif_transpose(img)
+        notes.append(f"turned upright by its EXIF orientation tag ({orientation}: {ORIENTATIONS.get(orientation, '?')})")
+    if img.mode in HIGH_BIT_MODES:
+        return _high_bit_to_l(img, notes).convert("RGB")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         img = img.convert("RGBA")
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
@@ -92,7 +139,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
 def _probe(path: Path) -> dict:
     """Open and fully decode one image; describe it (and its content hashes) or say why it is unusable."""
     info: dict = {"sha1": None, "pixel_sha1": None, "phash": "", "mode": None, "width": None, "height": None,
-                  "problem": None}
+                  "problem": None, "notes": ""}
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -104,8 +151,9 @@ def _probe(path: Path) -> dict:
             img.verify()
         with Image.open(path) as img:
             img.load()  # verify() does not decode pixels; load() finds truncation
-            info.update(mode=img.mode, width=img.width, height=img.height)
-            rgb = to_rgb(img)
+            notes: list[str] = []
+            rgb = to_rgb(img, notes)
+            info.update(mode=img.mode, width=rgb.width, height=rgb.height, notes="; ".join(notes))
         info.update(pixel_sha1=pixel_sha1(rgb), phash=perceptual_hash(rgb))
     except UnidentifiedImageError:
         info["problem"] = "not an image"
@@ -191,7 +239,8 @@ def index_folder(root: str | Path, threads: int = 4, official_test: bool = True,
             continue
         by_pixels[info["pixel_sha1"]] = len(rows)
         rows.append(dict(path=rel, label=label, source_split=part, width=info["width"], height=info["height"],
-                         mode=info["mode"], sha1=info["sha1"], pixel_sha1=info["pixel_sha1"], phash=info["phash"]))
+                         mode=info["mode"], sha1=info["sha1"], pixel_sha1=info["pixel_sha1"], phash=info["phash"],
+                         notes=info["notes"]))
 
     if official_test:  # a training near-copy (re-encoded, resized) of a test image would leak it
         alive = [i for i in range(len(rows)) if i not in dropped]
@@ -210,9 +259,10 @@ def index_folder(root: str | Path, threads: int = 4, official_test: bool = True,
         report_rows.append(_skip(rows[i]["path"], rows[i]["source_split"], rows[i]["label"], why))
     rows = [r for i, r in enumerate(rows) if i not in dropped]
     for r in rows:
-        if r["mode"] != "RGB":
+        if r["mode"] != "RGB" or r["notes"]:  # the report says every change made to the pixels, not only "converted"
+            reason = "; ".join(x for x in (r["notes"], "" if r["mode"] == "RGB" else f"mode {r['mode']} converted to RGB") if x)
             report_rows.append(dict(path=r["path"], part=r["source_split"], label=r["label"], action="converted",
-                                    reason=f"mode {r['mode']} converted to RGB"))
+                                    reason=reason))
 
     report = pd.DataFrame(report_rows, columns=["path", "part", "label", "action", "reason"])
     if not rows:

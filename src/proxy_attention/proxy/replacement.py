@@ -10,6 +10,11 @@ pixels that were changed (N, H, W).
 - ``black`` / ``white``: replace with 0 / 1 where ``cam >= t``
 
 The statistic-based methods replace pixels outright, so the weight ``w`` does not apply to them.
+
+``t = 1`` means the CAM's maximum, for every method: CAMs are scaled to peak just
+below 1.0 (0.99999988: pytorch-grad-cam divides by ``max + 1e-7``), so ``cam >= 1``
+would change no pixel at all. At ``t >= 1`` the pixels at the CAM's maximum are
+changed (none of an all-zero CAM).
 """
 
 from __future__ import annotations
@@ -25,11 +30,16 @@ def proxy_images(x: torch.Tensor, cam: torch.Tensor, threshold: float, weight: f
     if x.ndim != 4 or cam.ndim != 3 or x.shape[0] != cam.shape[0] or x.shape[2:] != cam.shape[1:]:
         raise ValueError(f"shapes do not match: images {tuple(x.shape)}, cams {tuple(cam.shape)}")
     c = cam.unsqueeze(1).to(x.dtype)  # (N, 1, H, W), broadcast over channels
-    if method == "multiply_inverse":
+    if threshold >= 1:  # the CAM's maximum (module docstring); cam >= 1 is never true
+        peak = c.amax(dim=(2, 3), keepdim=True)
+        mask = (c >= peak) & (peak > 0)
+    elif method == "multiply_inverse":
         mask = c > threshold
-        replaced = (1 - weight * c) * x
     else:
         mask = c >= threshold
+    if method == "multiply_inverse":
+        replaced = (1 - weight * c) * x
+    else:
         if method == "multiply":
             replaced = (1 - weight) * c * x
         elif method == "mean":

@@ -165,6 +165,13 @@ def run_proxy_step(
         "frac_changed": frac_changed,
     }, columns=MANIFEST_COLUMNS)
     atomic.write_csv(out_dir / "manifest.csv", manifest)
+    n_unchanged = int((frac_changed == 0).sum())
+    if n_unchanged:  # whatever the cause (threshold, a flat CAM, ...): say it where the numbers are
+        log.warning("proxy step %d: %d of %d proxy images changed no pixel (%s): they are unmodified copies of "
+                    "their training images, not proxies; proxy_threshold is %g (1.0 means the CAM's maximum)",
+                    round_, n_unchanged, len(manifest),
+                    "the step changed no pixel at all" if n_unchanged == len(manifest) else "the others did",
+                    settings.proxy_threshold)
     atomic.write_json(out_dir / "stats.json", {
         "round": round_,
         "n_searched": int(len(train_x)),
@@ -173,6 +180,8 @@ def run_proxy_step(
         "n_chosen": int(len(chosen)),
         "n_written": int(len(manifest)),
         "mean_frac_changed": float(np.mean(frac_changed)) if len(frac_changed) else None,
+        "n_unchanged": n_unchanged,  # proxies identical to their image: not proxies at all
+        "changed_no_pixel": bool(len(manifest)) and n_unchanged == len(manifest),
         "cam_method": settings.cam_method,
         "cam_layer": layer_name,
         "cam_grid": [int(g) for g in grid],

@@ -40,9 +40,17 @@ def stale_runs_message(runs_csv: str | Path, expected: set[tuple[str, ...]], com
         return f"{runs_csv} lacks the columns {missing_cols}; the results below may be out of date: {rebuild}."
     have = {tuple(row) for row in df[list(RUN_KEY)].drop_duplicates().itertuples(index=False)}
     lacking, extra = expected - have, have - expected
-    if not lacking and not extra:
+    gone = set()  # runs whose result files were deleted after runs.csv was written (rm -rf .../fold1)
+    if "metrics_file" in df.columns:
+        files = df[list(RUN_KEY) + ["metrics_file"]]
+        missing = files[[bool(f) and not Path(f).exists() for f in files["metrics_file"]]]
+        gone = {tuple(row) for row in missing[list(RUN_KEY)].drop_duplicates().itertuples(index=False)}
+    if not lacking and not extra and not gone:
         return ""
     parts = []
+    if gone:
+        parts.append(f"the result files of {len(gone)} runs in it no longer exist (deleted?), e.g. {_show(gone)}: "
+                     f"{missing['metrics_file'].iloc[0]}")
     if lacking:
         parts.append(f"{len(lacking)} of the {len(expected)} runs the current config asks for are not in it "
                      f"(e.g. {_show(lacking)})")
