@@ -104,8 +104,7 @@ def test_grid_mask_is_per_image_and_rotates_counterclockwise():
     assert torch.equal(grid_mask(8, 8, t(4), t(2), t(0), t(0), angle=t(0.0))[0], HAND_8_D4)
     # at 45 degrees the squares are diamonds: no longer (removed rows) x (removed columns)
     tilted = grid_mask(32, 32, t(8), t(4), t(0), t(0), angle=t(45.0))[0]
-    box = tilted.any(1)[:, None] & tilted.any(0)[None, :]
-    assert tilted.any() and not torch.equal(tilted, box)
+    assert tilted.any() and not is_product(tilted)
 
 
 # --- the method ------------------------------------------------------------------------------------
@@ -148,7 +147,7 @@ def test_period_range_and_removed_side_per_period():
         zero = removed(aug(x, torch.zeros(64, dtype=torch.long), gen(seed))[0])
         for mask in zero:
             rows, cols = tuple(mask.any(1).tolist()), tuple(mask.any(0).tolist())
-            assert torch.equal(mask, torch.tensor(rows)[:, None] & torch.tensor(cols)[None, :])
+            assert is_product(mask)
             assert len(patterns[rows]) == 1 and patterns[rows] == patterns[cols]  # the same d on both axes
             periods |= patterns[rows]
     assert periods == {3, 4, 5, 6}
@@ -195,6 +194,20 @@ def test_modes_are_complements_under_the_same_draws():
         one = removed(build_augmentation("gridmask", {"mode": 1, "prob": 1.0, "rotate": rotate}, K)(x, y, gen(3))[0])
         zero = removed(build_augmentation("gridmask", {"mode": 0, "prob": 1.0, "rotate": rotate}, K)(x, y, gen(3))[0])
         assert one.any() and torch.equal(zero, ~one)
+
+
+def is_product(mask):
+    """Whether a mask is (removed rows) x (removed columns): an axis-aligned grid."""
+    return torch.equal(mask, mask.any(1)[:, None] & mask.any(0)[None, :])
+
+
+def test_rotate_tilts_the_grid_per_image():
+    x = torch.full((16, 3, 32, 32), 0.5)
+    y = torch.zeros(16, dtype=torch.long)
+    tilted = removed(build_augmentation("gridmask", {"prob": 1.0}, K)(x, y, gen(0))[0])
+    assert sum(not is_product(m) for m in tilted) >= 12  # angles uniform in [0, 360): few near a right angle
+    straight = removed(build_augmentation("gridmask", {"prob": 1.0, "rotate": 0}, K)(x, y, gen(0))[0])
+    assert all(is_product(m) for m in straight)
 
 
 def test_prob_is_per_image_and_zero_is_identity():
