@@ -23,7 +23,7 @@ from proxy_attention.errors import ConfigError
 K = 5
 METHODS = [n for n in NAMES if n != "none"]
 # options under which every image is changed, so "another seed differs" is a fair check
-ALWAYS = {"random_erasing": {"probability": 1.0}}
+ALWAYS = {"random_erasing": {"probability": 1.0}, "gridmask": {"prob": 1.0}}
 
 
 def blob_cams(x01, y):

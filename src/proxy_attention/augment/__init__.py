@@ -5,7 +5,7 @@
 - :mod:`.options`   each method's options: defaults and checks (no torch; read when the workflow loads)
 - :mod:`.base`      the :class:`~.base.BatchAugmentation` interface and shared RNG plumbing
 - :mod:`.mixing`    mixup, cutmix (timm's Mixup)
-- :mod:`.erasing`   random_erasing (timm), cutout (batched)
+- :mod:`.erasing`   random_erasing (timm), cutout, gridmask (batched)
 - :mod:`.policies`  randaugment, trivialaugment, augmix (torchvision v2, per image)
 - :mod:`.saliency`  saliencymix, attentive_cutmix, keepaugment (from the papers, with the model's CAM)
 - :mod:`.registry`  ``build_augmentation``: an arm's method from its name and options

@@ -15,7 +15,7 @@ from proxy_attention.errors import ConfigError
 
 NAMES = (
     "none", "mixup", "cutmix", "cutout", "random_erasing", "randaugment", "trivialaugment", "augmix",
-    "saliencymix", "attentive_cutmix", "keepaugment",
+    "saliencymix", "attentive_cutmix", "keepaugment", "gridmask",
 )
 
 DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
@@ -30,6 +30,9 @@ DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
     "saliencymix": {"alpha": 1.0, "prob": 1.0},
     "attentive_cutmix": {"grid": 7, "top_k": 6, "prob": 1.0},
     "keepaugment": {"size": 0.5, "prob": 1.0, "tau": 0.1, "trials": 10},
+    # the official ImageNet run (d 96..224 px of a 224 px crop, ratio 0.6, mode 1, rotate 360,
+    # prob ramped to 0.8): docs/augmentations.md
+    "gridmask": {"d_min": 0.43, "d_max": 1.0, "ratio": 0.6, "mode": 1, "rotate": 360, "prob": 0.8},
 }
 
 Check = tuple[Callable[[Any], bool], str]
@@ -117,6 +120,14 @@ _CHECKS: dict[str, dict[str, Check]] = {
     "saliencymix": {"alpha": _ALPHA, "prob": _PROB},
     "attentive_cutmix": {"grid": _int(1), "top_k": _int(1), "prob": _PROB},
     "keepaugment": {"size": _FRACTION, "prob": _PROB, "tau": _real(0, 1, lo_open=True), "trials": _int(1)},
+    "gridmask": {
+        "d_min": _FRACTION,
+        "d_max": _FRACTION,
+        "ratio": _real(0, 1, lo_open=True, hi_open=True),
+        "mode": _int(0, 1),
+        "rotate": _real(0, 360),
+        "prob": _PROB,
+    },
 }
 
 
@@ -150,6 +161,11 @@ def validate_options(name: str, options: Optional[Mapping[str, Any]] = None) -> 
         raise ConfigError(
             f"config key 'augmentation_options.attentive_cutmix.top_k' = {full['top_k']!r}: "
             f"must be an integer in [1, grid**2 = {full['grid'] ** 2}]"
+        )
+    if name == "gridmask" and not full["d_min"] <= full["d_max"]:
+        raise ConfigError(
+            f"config key 'augmentation_options.gridmask.d_max' = {full['d_max']!r}: "
+            f"must be >= d_min ({full['d_min']!r})"
         )
     return full
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from .base import BatchAugmentation
-from .erasing import Cutout, RandomErasing
+from .erasing import Cutout, GridMask, RandomErasing
 from .mixing import CutMix, MixUp
 from .options import DEFAULT_OPTIONS, validate_options
 from .policies import AugMix, RandAugment, TrivialAugment
@@ -34,6 +34,7 @@ AUGMENTATIONS: dict[str, Optional[type[BatchAugmentation]]] = {
     "saliencymix": SaliencyMix,
     "attentive_cutmix": AttentiveCutMix,
     "keepaugment": KeepAugment,
+    "gridmask": GridMask,
 }
 
 
