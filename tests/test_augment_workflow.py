@@ -16,7 +16,7 @@ from test_workflow import SUMMARY_RULES, planned_jobs
 
 pytestmark = pytest.mark.slow
 
-PER_FOLD_RULES = {"train_round0", "train_baseline", "train_proxy", "train_matched",
+PER_FOLD_RULES = {"train_round0", "train_baseline", "train_proxy", "train_matched", "train_matched_first",
                   "explain", "explain_gallery", "fold_summary"}
 
 
@@ -46,7 +46,7 @@ def test_a_new_arm_runs_only_its_own_jobs(with_cutmix):
     per_fold = {rule: n for rule, n in jobs.items() if rule in PER_FOLD_RULES}
     # 2 folds: the cutmix arm's round 0, baseline, proxy step + round (one job), matched baseline, explanations
     assert per_fold == {"train_round0": 2, "train_baseline": 2, "train_proxy": 2,
-                        "train_matched": 2, "explain": 2, "explain_gallery": 2, "fold_summary": 2}, jobs
+                        "train_matched_first": 2, "explain": 2, "explain_gallery": 2, "fold_summary": 2}, jobs
     outputs = [line for line in plan.splitlines() if line.strip().startswith("output: results/runs/")]
     assert outputs and all("/aug~cutmix/" in line for line in outputs), outputs[:5]
     assert set(jobs) - PER_FOLD_RULES <= SUMMARY_RULES | {"plot_augmentations", "augmentation_gallery"}, jobs

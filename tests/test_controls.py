@@ -208,3 +208,36 @@ def test_controls_reach_the_tables_and_the_answer(control_run):
               "Better than the same edit at random places"):
         assert q in answer
     assert "Not run" not in answer
+
+
+@pytest.mark.slow
+def test_a_control_trained_with_an_arm_uses_that_arm(tmp_path):
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg.update(augmentations=["none", "cutout"], controls=["replay"])
+    cfg["explain"]["enabled"] = False
+    path = tmp_path / "arm.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    shared = "shared/subset_wrong~1.0/subset_order~random/replay/round1"
+    target = f"results/runs/digits/resnet10t/1p1/honest/aug~cutout/seed0/fold0/{shared}/metrics.json"
+    snakemake(tmp_path, target, config=path)
+    import torch
+
+    ckpt = torch.load(Path(tmp_path, target).with_name("checkpoint.pt"), map_location="cpu", weights_only=False)
+    assert ckpt["settings"]["augmentation"] == "cutout"
+    assert json.loads(Path(tmp_path, target).read_text())["augmentation"] == "cutout"
+
+
+def test_controls_appear_in_the_arms_table():
+    from proxy_attention.analysis.arms import arm_comparison
+
+    plain = _final(shared=True)
+    plain["augmentation"] = "none"
+    arm = plain.copy()
+    arm["augmentation"] = "cutout"
+    arm["metrics_file"] = arm["metrics_file"].str.replace("/honest/", "/honest/aug~cutout/")
+    replay = arm[arm["method"] == "baseline_matched"].assign(method="replay")
+    replay["metrics_file"] = replay["metrics_file"].str.replace("/matched/", "/subset_order~random/replay/")
+    table = arm_comparison(final_rounds(pd.concat([plain, arm, replay], ignore_index=True)))
+    vs_plain = table[table["question"] == "vs_plain"]
+    rows = vs_plain[(vs_plain["augmentation"] == "cutout") & (vs_plain["method"] == "replay")]
+    assert len(rows) == 1 and rows["n_pairs"].item() == 3  # a shared replay with the arm: one run, its 3 pairs

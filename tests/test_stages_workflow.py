@@ -81,8 +81,8 @@ def test_one_fold_of_either_stage_can_be_rerun(staged):
                                  "screen_fold_summary": 1}, planned_jobs(out)
     out = snakemake(staged, "-n", "--forcerun", "train_round0", "--", f"{CONFIRM_RUN}/fold1/summary.csv",
                     config=STAGED).stdout
-    assert planned_jobs(out) == {"train_round0": 1, "train_baseline": 1, "train_proxy": 1, "train_matched": 1,
-                                 "explain": 1, "fold_summary": 1}, planned_jobs(out)
+    assert planned_jobs(out) == {"train_round0": 1, "train_baseline": 1, "train_proxy": 1, "train_matched_first": 1,
+                                 "train_replay_first": 1, "explain": 1, "fold_summary": 1}, planned_jobs(out)
 
 
 def test_adding_a_screen_value_replans_only_the_screen_and_the_selection(staged, tmp_path):
