@@ -13,8 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from test_explain import checkpoint as explain_checkpoint_file
+from test_explain import settings as explain_settings
 from test_proxy_step import make_checkpoint
 
+from proxy_attention.analysis import explain as explain_mod
 from proxy_attention.data.tensors import Normalize
 from proxy_attention.models import cam_target, load_checkpoint, model_from_checkpoint
 from proxy_attention.npzstream import NpzWriter
@@ -152,3 +155,62 @@ def test_the_step_hands_the_cam_one_batch_at_a_time(tmp_path, monkeypatch):
     manifest = streamed_step(ckpt, x, y, tmp_path / "p", proxy_settings())
     assert len(manifest) > BATCH
     assert sum(seen) == len(manifest) and max(seen) <= BATCH
+
+
+def materialised_explain(ckpt, test_x, test_y, settings, seed):
+    """explain_checkpoint's scores and CAMs as before issue 30 (874deb2): every sampled test image
+    normalised at once, all probabilities, all CAMs, then the scores batch by batch."""
+    from pytorch_grad_cam.metrics.cam_mult_image import CamMultImageConfidenceChange
+    from pytorch_grad_cam.metrics.road import ROADCombined
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
+
+    c = load_checkpoint(ckpt)
+    model = model_from_checkpoint(c).float().eval()
+    normalize = Normalize(c["mean"], c["std"])
+    pick = explain_mod.sample_rows(len(test_x), settings.n_images, seed)
+    x = normalize(test_x[pick].float().div_(255))
+    y = test_y[pick]
+    with torch.no_grad():
+        probs = torch.cat([model(x[i:i + settings.batch_size]).float().softmax(1)
+                           for i in range(0, len(x), settings.batch_size)])
+    pred = probs.argmax(1)
+    targets = (y if settings.cam_target == "label" else pred).numpy()
+    layer_name, layer, reshape = cam_target(model, settings.cam_target_layer)
+    cams = compute_cams(model, x, targets, settings.cam_method, layer_name, layer, reshape, settings.batch_size)
+    torch.manual_seed(seed)
+    road = ROADCombined(percentiles=list(settings.percentiles))
+    keep = CamMultImageConfidenceChange()
+    road_scores, conf_scores = [], []
+    for i in range(0, len(x), settings.batch_size):
+        sl = slice(i, i + settings.batch_size)
+        tg = [ClassifierOutputSoftmaxTarget(int(t)) for t in targets[sl]]
+        road_scores.append(np.asarray(road(x[sl], cams[sl], tg, model), dtype=np.float64).reshape(-1))
+        conf_scores.append(np.asarray(keep(x[sl], cams[sl], tg, model), dtype=np.float64).reshape(-1))
+    return {"pred_idx": pred.numpy(), "prob_target": probs[torch.arange(len(x)), torch.as_tensor(targets)].numpy(),
+            "road_combined": np.concatenate(road_scores), "cam_conf_change": np.concatenate(conf_scores),
+            "cam_flat": np.ptp(cams.reshape(len(cams), -1), axis=1) == 0, "cam": cams.astype(np.float16)}
+
+
+@pytest.mark.filterwarnings("ignore:__array_wrap__:DeprecationWarning")  # inside pytorch-grad-cam's ROAD
+@pytest.mark.parametrize("target", ["label", "predicted"])
+def test_the_streamed_explain_scores_what_the_materialised_one_did(tmp_path, monkeypatch, target):
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(20, 3, 32, 32, generator=g) * 255).to(torch.uint8)
+    y, rows = torch.arange(20) % 3, np.arange(500, 520)
+    explain_checkpoint_file(tmp_path / "m.pt", 0)
+    settings = explain_settings(n_images=11, cam_target=target)  # batches of 4: 4, 4, 3
+    seen = []
+
+    def recording(model, inputs, *args, **kw):
+        seen.append(len(inputs))
+        return compute_cams(model, inputs, *args, **kw)
+
+    monkeypatch.setattr(explain_mod, "compute_cams", recording)
+    table = explain_mod.explain_checkpoint(tmp_path / "m.pt", x, y, rows, settings, seed=7,
+                                           out_csv=tmp_path / "e.csv", out_npz=tmp_path / "e.npz")
+    assert seen == [4, 4, 3]
+    before = materialised_explain(tmp_path / "m.pt", x, y, settings, seed=7)
+    for column in ("pred_idx", "prob_target", "road_combined", "cam_conf_change", "cam_flat"):
+        assert np.array_equal(table[column].to_numpy(), before[column]), column
+    npz = np.load(tmp_path / "e.npz")
+    assert npz["cam"].dtype == np.float16 and np.array_equal(npz["cam"], before["cam"])
