@@ -5,9 +5,9 @@
 are written in order, and the last one can be appended batch by batch as it is produced
 (:meth:`NpzWriter.stream`). The entries, their ``.npy`` headers and their bytes are those
 of ``np.savez_compressed`` with the same arrays in the same order (numpy, too, feeds
-the zip entry in chunks; deflate's output does not depend on how its input is cut), so
-readers cannot tell the difference; only the zip's time stamps differ, as between any
-two calls of ``np.savez_compressed``.
+the zip entry in chunks; deflate's output does not depend on how its input is cut), and
+so is the whole file: ``ZipFile.open(name, "w")`` stamps every entry 1980-01-01, as it
+does for numpy.
 """
 
 from __future__ import annotations
