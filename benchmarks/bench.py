@@ -420,9 +420,16 @@ def proxy_memory_child(size: int, n: int, args) -> None:
     del manifest
     gc.collect()
     after = _rss_kib("VmRSS")
+    try:  # what the train_proxy job does next, before its round trains
+        from proxy_attention.proxy.job import release_memory
+    except ImportError:  # code from before issue 30
+        released = None
+    else:
+        release_memory()
+        released = _rss_kib("VmRSS")
     shutil.rmtree(tmp)
     print(json.dumps({"size": size, "n": n, "written": written, "before_kib": before, "peak_kib": peak,
-                      "after_kib": after, "process_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "after_kib": after, "released_kib": released, "process_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                       "wall_s": wall}))
 
 
@@ -444,12 +451,14 @@ def bench_proxy_memory(args) -> None:
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     mb = 1024 / 1e6  # KiB -> MB
     print(f"7. proxy step peak memory, {args.model} GradCAM++ at '{layer}', batch {args.batch_size}, {args.threads} threads, "
-          "every image misclassified, one fresh process each (MB resident; step = peak during the step - before it):")
-    print(f"   {'px':>4s} {'edited':>7s} {'before':>8s} {'peak':>8s} {'step':>7s} {'after':>8s} {'process peak':>12s} "
-          f"{'wall':>7s}")
+          "every image misclassified, one fresh process each (MB resident; step = peak during the step - before it; "
+          "released = after the train_proxy job's release_memory(), before its round):")
+    print(f"   {'px':>4s} {'edited':>7s} {'before':>8s} {'peak':>8s} {'step':>7s} {'after':>8s} {'released':>8s} "
+          f"{'process peak':>12s} {'wall':>7s}")
     for r in results:
         print(f"   {r['size']:4d} {r['written']:7,d} {r['before_kib'] * mb:8,.0f} {r['peak_kib'] * mb:8,.0f} "
               f"{(r['peak_kib'] - r['before_kib']) * mb:7,.0f} {r['after_kib'] * mb:8,.0f} "
+              f"{format(r['released_kib'] * mb, '8,.0f') if r['released_kib'] else '       -'} "
               f"{r['process_peak_kib'] * mb:12,.0f} {r['wall_s']:6.1f}s")
     for size in sorted({r["size"] for r in results}):
         rs = sorted((r for r in results if r["size"] == size), key=lambda r: r["n"])
