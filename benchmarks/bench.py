@@ -14,7 +14,8 @@
    and the same job handed to a running warm worker of its kind (proxy_attention.workers).
 
 Targets (2-core CPU): 1. >= 0.9, 2. >= 0.7, 3. each < 30 s, 5. tensor methods (mixup, cutmix,
-random_erasing) cost <= 20 %. Figures go to benchmarks/README.md.
+random_erasing) cost <= 20 %, 7. the step's peak grows by at most 100 MB from 1,000 to 4,000
+edited images at 32 px. Figures go to benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -357,6 +358,118 @@ def bench_augmentations(args) -> None:
               f"cost {100 * (1 - best[name] / plain):+.0f} %")
 
 
+def _rss_kib(field: str) -> int:
+    """A line of /proc/self/status in KiB: VmRSS (resident now) or VmHWM (its peak since the last reset)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def proxy_memory_child(size: int, n: int, args) -> None:
+    """One proxy step on ``n`` misclassified ``size`` px images, in this (fresh) process; print its memory as JSON.
+
+    The images, the model and a checkpoint with the recorded search (as the pipeline writes it) are
+    made first, batch by batch; the peak resident memory is then reset (Linux: /proc/self/clear_refs)
+    so that the figure is the step's own, not the set-up's.
+    """
+    import ctypes
+    import gc
+    import json
+
+    import torch
+
+    from proxy_attention.atomic import torch_save
+    from proxy_attention.data.tensors import Normalize
+    from proxy_attention.models import create_model
+    from proxy_attention.proxy.search import KEY, record_predictions
+    from proxy_attention.proxy.step import ProxySettings, run_proxy_step
+
+    torch.set_num_threads(args.threads)
+    x, _ = synthetic(n, size, 10, seed=1)
+    torch.manual_seed(0)
+    model = create_model(args.model, 10)
+    norm = Normalize()
+    with torch.no_grad():
+        model.eval()
+        pred = torch.cat([model(norm(x[i:i + 256].float() / 255)).argmax(1) for i in range(0, n, 256)])
+    y = (pred + 1) % 10  # every image misclassified: all n are edited
+    rows = np.arange(n)
+    tmp = Path(tempfile.mkdtemp())
+    ckpt = tmp / "recorded.pt"
+    torch_save(ckpt, {"model": model.state_dict(), "model_name": args.model, "num_classes": 10,
+                      "classes": [str(i) for i in range(10)], "img_size": size,
+                      "mean": norm.mean.flatten().tolist(), "std": norm.std.flatten().tolist(),
+                      KEY: record_predictions(model, x, y, rows, norm, args.batch_size, "cpu")})
+    settings = ProxySettings(cam_method="gradcampp", proxy_threshold=0.5, proxy_image_weight=0.5,
+                             batch_size=args.batch_size, cam_target_layer=args.cam_layer)
+    del model, pred
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # start from what the set-up really holds
+    except (OSError, AttributeError):
+        pass
+    before = _rss_kib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+    t = time.perf_counter()
+    manifest = run_proxy_step(ckpt, x, y, rows, [f"img{i}.png" for i in range(n)], [str(i) for i in range(10)],
+                              settings, seed=0, round_=1, out_dir=tmp / "proxy1", device="cpu", threads=args.threads)
+    wall = time.perf_counter() - t
+    peak = _rss_kib("VmHWM")
+    written = len(manifest)
+    del manifest
+    gc.collect()
+    after = _rss_kib("VmRSS")
+    try:  # what the train_proxy job does next, before its round trains
+        from proxy_attention.proxy.job import release_memory
+    except ImportError:  # code from before issue 30
+        released = None
+    else:
+        release_memory()
+        released = _rss_kib("VmRSS")
+    shutil.rmtree(tmp)
+    print(json.dumps({"size": size, "n": n, "written": written, "before_kib": before, "peak_kib": peak,
+                      "after_kib": after, "released_kib": released, "process_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "wall_s": wall}))
+
+
+def bench_proxy_memory(args) -> None:
+    """7. The proxy step's peak memory for two sizes of the edited set at two image sizes, each in a fresh process."""
+    import json
+
+    layer = args.cam_layer or "layer3"  # resnet18's layer4 is 1x1 at 32 px
+    results = []
+    for spec in args.memory_sizes:
+        size, counts = spec.split(":")
+        for n in counts.split(","):
+            cmd = [sys.executable, __file__, "--proxy-memory-child", size, n, "--model", args.model,
+                   "--threads", str(args.threads), "--batch-size", str(args.batch_size), "--cam-layer", layer]
+            out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO / "src")))
+            if out.returncode:
+                print(out.stdout[-2000:], out.stderr[-2000:])
+                raise SystemExit("proxy memory child failed")
+            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    mb = 1024 / 1e6  # KiB -> MB
+    print(f"7. proxy step peak memory, {args.model} GradCAM++ at '{layer}', batch {args.batch_size}, {args.threads} threads, "
+          "every image misclassified, one fresh process each (MB resident; step = peak during the step - before it; "
+          "released = after the train_proxy job's release_memory(), before its round):")
+    print(f"   {'px':>4s} {'edited':>7s} {'before':>8s} {'peak':>8s} {'step':>7s} {'after':>8s} {'released':>8s} "
+          f"{'process peak':>12s} {'wall':>7s}")
+    for r in results:
+        print(f"   {r['size']:4d} {r['written']:7,d} {r['before_kib'] * mb:8,.0f} {r['peak_kib'] * mb:8,.0f} "
+              f"{(r['peak_kib'] - r['before_kib']) * mb:7,.0f} {r['after_kib'] * mb:8,.0f} "
+              f"{format(r['released_kib'] * mb, '8,.0f') if r['released_kib'] else '       -'} "
+              f"{r['process_peak_kib'] * mb:12,.0f} {r['wall_s']:6.1f}s")
+    for size in sorted({r["size"] for r in results}):
+        rs = sorted((r for r in results if r["size"] == size), key=lambda r: r["n"])
+        if len(rs) >= 2:
+            lo, hi = rs[0], rs[-1]
+            grow = ((hi["peak_kib"] - hi["before_kib"]) - (lo["peak_kib"] - lo["before_kib"])) * mb
+            print(f"   {size} px: the step's peak grows by {grow:,.0f} MB from {lo['n']:,} to {hi['n']:,} edited images "
+                  f"({1000 * grow / (hi['n'] - lo['n']):,.1f} KB per image)"
+                  + (" (target <= 100 MB from 1,000 to 4,000 at 32 px)" if size == 32 else ""))
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="resnet18")
@@ -367,15 +480,20 @@ def main(argv=None) -> None:
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the best of each side counts")
     p.add_argument("--proxy-images", type=int, default=256)
     p.add_argument("--cam-layer", default=None, help="CAM target layer override (default: timm feature_info)")
-    p.add_argument("--only", nargs="*", choices=["train", "proxy", "dryrun", "startup", "augment", "jobs"])
+    p.add_argument("--only", nargs="*", choices=["train", "proxy", "dryrun", "startup", "augment", "jobs", "memory"])
+    p.add_argument("--memory-sizes", nargs="*", default=["32:1000,4000", "64:250,1000"],
+                   help="for 7: image size and edited-set sizes, e.g. 32:1000,4000")
+    p.add_argument("--proxy-memory-child", nargs=2, type=int, metavar=("SIZE", "N"), help=argparse.SUPPRESS)
     p.add_argument("--augmentations", nargs="*", help="arms for step 5 (default: every method)")
     args = p.parse_args(argv)
+    if args.proxy_memory_child:
+        return proxy_memory_child(*args.proxy_memory_child, args)
     import torch
 
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{args.threads} threads, python {platform.python_version()}")
     steps = {"train": bench_training, "proxy": bench_proxy, "dryrun": bench_dryrun, "startup": bench_startup,
-             "augment": bench_augmentations, "jobs": bench_job_startup}
+             "augment": bench_augmentations, "jobs": bench_job_startup, "memory": bench_proxy_memory}
     for name in args.only or steps:
         steps[name](args)
 

@@ -84,45 +84,59 @@ def explain_checkpoint(
     normalize = Normalize(ckpt["mean"], ckpt["std"], device=dev)
 
     pick = sample_rows(len(test_x), settings.n_images, seed)
-    x = normalize(test_x[pick].to(dev).float().div_(255))
+    n, bs = len(pick), settings.batch_size
     y = test_y[pick].to(dev)
-    with torch.no_grad():
-        probs = torch.cat([model(x[i : i + settings.batch_size]).float().softmax(1)
-                           for i in range(0, len(x), settings.batch_size)])
-    pred = probs.argmax(1)
-    targets = (y if settings.cam_target == "label" else pred).cpu().numpy()
+
+    def inputs(sl: slice) -> torch.Tensor:
+        """The normalised images of one batch, on the device (one batch at a time, never all of them)."""
+        return normalize(test_x[pick[sl]].to(dev).float().div_(255))
 
     layer_name, layer, reshape = cam_target(model, settings.cam_target_layer)
-    check_cam_grid(model, layer_name, layer, reshape, x[:1])
-    cams = compute_cams(model, x, targets, settings.cam_method, layer_name, layer, reshape, settings.batch_size)
+    check_cam_grid(model, layer_name, layer, reshape, inputs(slice(0, 1)))
 
+    # Batch by batch: probabilities, the CAMs of the explained class, then their scores. The same
+    # batches as when every image was normalised first, and nothing but ROAD's imputer draws random
+    # numbers, so its noise and the scores are the same too.
     torch.manual_seed(seed)  # ROAD's imputer adds noise from torch's global generator
     road = ROADCombined(percentiles=list(settings.percentiles))
     keep = CamMultImageConfidenceChange()
+    cams = np.empty((n,) + tuple(test_x.shape[2:]), np.float16)  # as explain.npz stores them
+    cam_flat = np.empty(n, bool)
+    pred = torch.empty(n, dtype=torch.long, device=dev)
+    prob_target = np.empty(n, np.float32)
     road_scores, conf_scores = [], []
-    for i in range(0, len(x), settings.batch_size):
-        sl = slice(i, i + settings.batch_size)
-        tg = [ClassifierOutputSoftmaxTarget(int(t)) for t in targets[sl]]
-        road_scores.append(np.asarray(road(x[sl], cams[sl], tg, model), dtype=np.float64).reshape(-1))
-        conf_scores.append(np.asarray(keep(x[sl], cams[sl], tg, model), dtype=np.float64).reshape(-1))
+    for i in range(0, n, bs):
+        sl = slice(i, i + bs)
+        x = inputs(sl)
+        with torch.no_grad():
+            probs = model(x).float().softmax(1)
+        pred[sl] = probs.argmax(1)
+        targets = (y[sl] if settings.cam_target == "label" else pred[sl]).cpu().numpy()
+        prob_target[sl] = probs[torch.arange(len(x)), torch.as_tensor(targets, device=dev)].cpu().numpy()
+        cams_b = compute_cams(model, x, targets, settings.cam_method, layer_name, layer, reshape, bs)
+        tg = [ClassifierOutputSoftmaxTarget(int(t)) for t in targets]
+        road_scores.append(np.asarray(road(x, cams_b, tg, model), dtype=np.float64).reshape(-1))
+        conf_scores.append(np.asarray(keep(x, cams_b, tg, model), dtype=np.float64).reshape(-1))
+        cams[sl] = cams_b
+        cam_flat[sl] = np.ptp(cams_b.reshape(len(cams_b), -1), axis=1) == 0
 
     rows = test_rows[pick]
     table = pd.DataFrame({
         "index_row": rows.astype(np.int64),
         "label_idx": y.cpu().numpy(),
         "pred_idx": pred.cpu().numpy(),
-        "prob_target": probs[torch.arange(len(x)), torch.as_tensor(targets, device=dev)].cpu().numpy(),
+        "prob_target": prob_target,
         "correct": (pred == y).cpu().numpy(),
         "road_combined": np.concatenate(road_scores) if road_scores else np.empty(0),
         "cam_conf_change": np.concatenate(conf_scores) if conf_scores else np.empty(0),
-        "cam_flat": np.ptp(cams.reshape(len(cams), -1), axis=1) == 0 if len(cams) else np.empty(0, bool),
+        "cam_flat": cam_flat,
         "cam_method": settings.cam_method,
         "cam_target": settings.cam_target,
         "cam_layer": layer_name,
     })
     with atomic.atomic_path(out_npz) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, index_row=rows.astype(np.int64), cam=cams.astype(np.float16),
+            np.savez_compressed(fh, index_row=rows.astype(np.int64), cam=cams,
                                 pred_idx=pred.cpu().numpy(), label_idx=y.cpu().numpy())
     atomic.write_csv(out_csv, table)
     log.info("%s: explained %d test images with %s at '%s': ROAD combined %.4f, confidence change %.4f (%.1fs)",

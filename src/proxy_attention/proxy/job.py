@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 from pathlib import Path
+
+import torch
 
 from proxy_attention.proxy.step import ProxySettings, run_proxy_step
 from proxy_attention.train.trainset import proxy_candidates
+
+
+def release_memory() -> None:
+    """Give what the proxy step freed back to the system before its round trains, so that the round's
+    peak does not stand on the step's: Python's cycles, PyTorch's cached GPU blocks, and the C heap's
+    free pages (glibc keeps freed memory in its arenas, the PNG writer threads' ones included, until
+    ``malloc_trim``; elsewhere that call does not exist and nothing more is done)."""
+    gc.collect()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def write_proxy_step(
@@ -32,4 +50,6 @@ def write_proxy_step(
     settings = ProxySettings(**grid, cam_target_layer=cam_target_layer, batch_size=batch_size)
     run_proxy_step(checkpoint, x, y, rows, paths, classes, settings, seed=seed, round_=round_,
                    out_dir=out_dir, device=device, threads=threads)
+    del x, y, rows, paths  # the fold's training images: the round loads its own
+    release_memory()
     return str(Path(out_dir) / "manifest.csv")

@@ -29,6 +29,7 @@ from PIL import Image
 from proxy_attention import atomic
 from proxy_attention.data.tensors import Normalize
 from proxy_attention.devices import resolve_device
+from proxy_attention.npzstream import NpzWriter
 from proxy_attention.models import cam_target, load_checkpoint, model_from_checkpoint
 from proxy_attention.proxy.cams import check_cam_grid, compute_cams
 from proxy_attention.proxy.replacement import proxy_images
@@ -78,15 +79,50 @@ def select_wrong(preds: torch.Tensor, losses: torch.Tensor, train_y: torch.Tenso
     return wrong, chosen
 
 
-def _save_png(args):
-    path, arr = args
+def _save_png(path: Path, arr: np.ndarray) -> None:
     Image.fromarray(arr).save(path, format="PNG", compress_level=1)
+
+
+class PngWriters:
+    """Lossless PNGs written on 4 threads while the next batch is computed.
+
+    At most two batches are in flight: :meth:`write` first waits for the batch before the one
+    it was last given, so that neither their pixels nor the writers' finished futures pile up
+    with the number of images (kept, they cost about 100 KB per image in resident memory).
+    A failed write fails the step.
+    """
+
+    def __init__(self, folder: Path, threads: int = 4):
+        self.folder = folder
+        self._pool = ThreadPoolExecutor(max_workers=threads)
+        self._pending: list = []
+
+    def write(self, names: list[str], images: np.ndarray) -> None:
+        """Write ``images[i]`` (H, W, 3) uint8 to ``folder / names[i]``."""
+        submitted = [self._pool.submit(_save_png, self.folder / n, images[i]) for i, n in enumerate(names)]
+        self._wait()
+        self._pending = submitted
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, []
+        for f in pending:
+            f.result()
+
+    def __enter__(self) -> "PngWriters":
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        try:
+            if exc_type is None:
+                self._wait()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def save_pngs(paths: list[Path], arrays: np.ndarray) -> None:
     """Lossless PNGs of (N, H, W, 3) uint8 ``arrays``, written the way the proxy step writes its images."""
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(_save_png, zip(paths, arrays)))
+        list(pool.map(_save_png, paths, arrays))
 
 
 def run_proxy_step(
@@ -123,34 +159,30 @@ def run_proxy_step(
              round_, len(wrong), len(train_x), "searched here" if recorded is None else "recorded by the training job",
              len(chosen), settings.subset_wrong, settings.subset_order)
 
-    x01 = train_x[chosen].float().div_(255)
     targets = (preds if settings.cam_target == "predicted" else train_y)[chosen].numpy()
     layer_name, layer, reshape = cam_target(model, settings.cam_target_layer)
     grid = check_cam_grid(model, layer_name, layer, reshape, normalize(train_x[:1].to(dev).float().div_(255)))
     rows = train_rows[chosen]
     names = [f"r{round_}_{int(r):07d}.png" for r in rows]
     frac_changed = np.empty(len(chosen))
-    with atomic.atomic_dir(out_dir / "images") as tmp, ThreadPoolExecutor(max_workers=4) as pool:
-        writes = []
-
-        def write_batch(start: int, stop: int, cams_b: np.ndarray) -> None:
-            """Proxies of one CAM batch, handed to the PNG writers while the next batch is computed."""
-            proxies, mask = proxy_images(x01[start:stop], torch.from_numpy(cams_b), settings.proxy_threshold,
-                                         settings.proxy_image_weight, settings.replacement)
-            frac_changed[start:stop] = mask.float().mean(dim=(1, 2)).numpy()
-            png = (proxies * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
-            writes.extend(pool.submit(_save_png, (tmp / names[i], png[i - start])) for i in range(start, stop))
-
-        if len(chosen):
-            cams = compute_cams(model, normalize(x01.to(dev)), targets, settings.cam_method, layer_name, layer, reshape,
-                                batch_size=settings.batch_size, on_batch=write_batch)
-        else:
-            cams = np.empty((0,) + tuple(train_x.shape[2:]), np.float32)
-        for w in writes:
-            w.result()  # a failed write fails the step
-    with atomic.atomic_path(out_dir / "cams.npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, index_row=rows.astype(np.int64), cam=cams.astype(np.float32))
+    # One batch at a time: its images to float, normalised, on the device, CAM'd, edited, their PNGs
+    # handed to the writers and their CAMs appended to cams.npz. Nothing the size of all chosen images
+    # exists at once (the same batches, hence the same CAMs and files, as when all were converted first).
+    with atomic.atomic_dir(out_dir / "images") as tmp_images, atomic.atomic_path(out_dir / "cams.npz") as tmp_cams, \
+            open(tmp_cams, "wb") as fh, NpzWriter(fh) as npz, PngWriters(tmp_images) as pngs:
+        npz.add("index_row", rows.astype(np.int64))
+        with npz.stream("cam", (len(chosen),) + tuple(train_x.shape[2:]), np.float32) as append_cams:
+            for start in range(0, len(chosen), settings.batch_size):
+                stop = min(len(chosen), start + settings.batch_size)
+                x01 = train_x[chosen[start:stop]].float().div_(255)
+                cams = compute_cams(model, normalize(x01.to(dev)), targets[start:stop], settings.cam_method,
+                                    layer_name, layer, reshape, batch_size=settings.batch_size)
+                append_cams(cams)
+                proxies, mask = proxy_images(x01, torch.from_numpy(cams), settings.proxy_threshold,
+                                             settings.proxy_image_weight, settings.replacement)
+                frac_changed[start:stop] = mask.float().mean(dim=(1, 2)).numpy()
+                png = (proxies * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+                pngs.write(names[start:stop], png)
     labels = train_y[chosen].numpy()
     pred_idx = preds[chosen].numpy()
     manifest = pd.DataFrame({
