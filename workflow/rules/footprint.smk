@@ -35,6 +35,8 @@ def report_footprint() -> None:
     message, warning = footprint.describe(
         fp, sizes, optimizer, keep, classes, footprint.free_space(ROOT), ROOT
     )
+    if STAGED and not os.path.exists(SELECTION):
+        message += " (The proxy runs count once the screen stage's selection exists.)"
     logger.info(f"{f'{STAGE} stage: ' if STAGE else ''}{message}")
     if warning:
         logger.warning(f"WARNING: {warning}")
