@@ -51,6 +51,7 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/explain.smk"
 include: "workflow/rules/select.smk"
+include: "workflow/rules/footprint.smk"
 
 
 # `snakemake --report` shows the files that exist: say on its first screen when runs.csv holds

@@ -1,6 +1,7 @@
 """Print the tables of docs/results.md from a finished run's comparison.csv and augmentations.csv.
 
     python scripts/results_table.py [results/summary]
+    python scripts/results_table.py --arm-baselines results/runs/<dataset>/<model>/<schedule>/<protocol>
 
 One row per question and augmentation arm: the mean paired difference of final test accuracy
 (percentage points), its 95% t-interval, the number of pairs (folds x seeds) and the smallest
@@ -62,5 +63,36 @@ def main(summary: Path) -> None:
         print(f"| {arm} | {method} | {100 * g['test_acc'].mean():.1f} ± {100 * g['test_acc'].std():.1f} | {len(g)} |")
 
 
+def arm_baselines(runs_dir: Path) -> None:
+    """Each augmentation arm's baseline ("X alone") against the plain baseline, paired by fold and seed,
+    from the final rounds' metrics.json under ``runs_dir`` (for a grid whose arms have not yet run
+    their proxy and control runs, so that the workflow's augmentations.csv is not there yet)."""
+    import json
+
+    from proxy_attention.analysis.stats import compare
+
+    rows = []
+    for path in sorted(runs_dir.rglob("baseline/round*/metrics.json")):
+        m = json.loads(path.read_text())
+        rows.append({k: m[k] for k in ("dataset", "model", "schedule", "protocol", "seed", "fold", "round",
+                                       "epoch", "test_acc")} | {"method": m["augmentation"], "config": "none"})
+    final = pd.DataFrame(rows)
+    final = final[final["round"] == final.groupby(["method", "seed", "fold"])["round"].transform("max")]
+    pairs = final.groupby(["seed", "fold"])["method"].transform("nunique") == final["method"].nunique()
+    final = final[pairs]  # the pairs every arm has finished
+    table = compare(final, reference="none")
+    print("| arm alone vs plain training | mean diff (pp) | 95% CI (pp) | pairs | detectable at 80% power (pp) | verdict |\n"
+          "|---|---|---|---|---|---|")
+    for _, r in table[table["method"] != "none"].iterrows():
+        print(row(str(r["method"]), r))
+    print()
+    print("| arm | test accuracy % (mean ± sd) | runs |\n|---|---|---|")
+    for arm, g in final.groupby("method"):
+        print(f"| {arm} | {100 * g['test_acc'].mean():.1f} ± {100 * g['test_acc'].std():.1f} | {len(g)} |")
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "results/summary"))
+    if len(sys.argv) > 2 and sys.argv[1] == "--arm-baselines":
+        arm_baselines(Path(sys.argv[2]))
+    else:
+        main(Path(sys.argv[1] if len(sys.argv) > 1 else "results/summary"))

@@ -18,6 +18,7 @@ A job's log and benchmark mirror the path of what it writes: :func:`log_path`,
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 RUNS = "results/runs"
@@ -106,6 +107,24 @@ def previous_checkpoint(run_dir: str, method_dir: str, round_: int) -> str:
 def final_checkpoint(run_dir: str, method_dir: str, n_proxy_steps: int) -> str:
     """The last round's checkpoint of a method (round 0 when the schedule has no proxy step)."""
     return f"{method_round_dir(run_dir, method_dir, n_proxy_steps)}/checkpoint.pt"
+
+
+def intermediate_rounds_constraint(n_proxy_steps: dict[str, int]) -> str | None:
+    """The ``{schedule}`` wildcard constraint of the rules that train intermediate rounds
+    (``keep_intermediate_rounds: false``, workflow/rules/train.smk), or None when no schedule has one.
+
+    A run's intermediate rounds are 1 .. n-1 of a schedule with n proxy steps (round 0 and the last
+    round are not). Snakemake constrains each wildcard alone, so the constraint is the schedule's tag
+    followed, later in the path, by ``round<r>/`` or ``proxy<r>/`` of such a round and a last
+    component, or by its benchmark's or log's ``round<r>.tsv``/``.log`` (a lookahead): ``3p3p3`` in
+    ``.../3p3p3/honest/seed0/fold0/baseline/round1/checkpoint.pt`` but not in ``.../round2/checkpoint.pt``.
+    """
+    alternatives = []
+    for tag, n in n_proxy_steps.items():
+        if n > 1:
+            rounds = "|".join(str(r) for r in range(1, n))
+            alternatives.append(rf"{re.escape(tag)}(?=/(?:.*/)?(?:round|proxy)(?:{rounds})(?:/[^/]+|\.tsv|\.log)$)")
+    return "|".join(alternatives) or None
 
 
 def proxy_steps_for_round(round_: int, clear_every_step: bool) -> list[int]:

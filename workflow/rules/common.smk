@@ -127,7 +127,8 @@ def benchmark_path(step: str, path: str) -> str:
 
 def category(name: str) -> str:
     """A report category by its bare name, numbered where the categories are defined
-    (proxy_attention.report.categories); the screen stage's items follow under their own heading."""
+    (proxy_attention.report.categories); the screen stage's items follow under their own heading.
+    """
     return report_categories.numbered(name, screen=STAGE == "screen")
 
 
@@ -391,6 +392,11 @@ def proxy_step_params(wildcards) -> dict:
             "device": config["training"]["device"],
         }
     )
+
+
+def let_go(outputs: dict) -> dict:
+    """A round's outputs with its checkpoint temp() (keep_intermediate_rounds: false, train.smk)."""
+    return {**outputs, "checkpoint": temp(outputs["checkpoint"])}
 
 
 # --- Tables (aggregate.smk) ---

@@ -206,3 +206,81 @@ rule find_batch_size:
         torch_threads=TORCH_THREADS,
     script:
         "../scripts/find_batch_size.py"
+
+
+# keep_intermediate_rounds: false -- the checkpoint of a run's intermediate round (1 .. n-1 of a
+# schedule with n proxy steps) is temp(): Snakemake deletes it once the next round, its only reader,
+# has finished. Round 0 (shared by every run of a fold) and the last round (explain, predict) stay.
+# Snakemake's temp() is per rule, so these rules, preferred by ruleorder, take the intermediate
+# rounds (paths.intermediate_rounds_constraint) and the rules above the rest.
+LET_GO = (
+    None
+    if config["keep_intermediate_rounds"]
+    else paths.intermediate_rounds_constraint(
+        {tag: s.n_proxy_steps for tag, s in SCHEDULES.items()}
+    )
+)
+
+
+if LET_GO:
+
+    use rule train_baseline as train_baseline_intermediate with:
+        output:
+            **let_go(round_outputs(f"{RUN}/baseline/round{{round}}")),
+        wildcard_constraints:
+            schedule=LET_GO,
+
+    use rule train_proxy as train_proxy_intermediate with:
+        output:
+            **let_go(round_outputs(f"{PROXY_RUN}/round{{round}}")),
+            **proxy_step_outputs(PROXY_STEP),
+            images=directory(f"{PROXY_STEP}/images"),
+        wildcard_constraints:
+            schedule=LET_GO,
+
+    use rule train_matched as train_matched_intermediate with:
+        output:
+            **let_go(round_outputs(f"{PROXY_RUN}/matched/round{{round}}")),
+        wildcard_constraints:
+            schedule=LET_GO,
+            protocol="honest",
+            round=LATER_ROUND,
+
+    use rule train_matched_first as train_matched_first_intermediate with:
+        output:
+            **let_go(round_outputs(f"{SHARED_MATCHED}/round1")),
+        wildcard_constraints:
+            schedule=LET_GO,
+            protocol="honest",
+
+    use rule train_replay_first as train_replay_first_intermediate with:
+        output:
+            **let_go(round_outputs(f"{SHARED_REPLAY}/round1")),
+        wildcard_constraints:
+            schedule=LET_GO,
+            protocol="honest",
+
+    use rule train_replay as train_replay_intermediate with:
+        output:
+            **let_go(round_outputs(f"{PROXY_RUN}/replay/round{{round}}")),
+        wildcard_constraints:
+            schedule=LET_GO,
+            protocol="honest",
+            round=LATER_ROUND,
+
+    use rule train_random_location as train_random_location_intermediate with:
+        output:
+            **let_go(round_outputs(f"{PROXY_RUN}/random_location/round{{round}}")),
+            **proxy_step_outputs(RANDOM_LOCATION_STEP),
+            images=directory(f"{RANDOM_LOCATION_STEP}/images"),
+        wildcard_constraints:
+            schedule=LET_GO,
+            protocol="honest",
+
+    ruleorder: train_baseline_intermediate > train_baseline
+    ruleorder: train_proxy_intermediate > train_proxy
+    ruleorder: train_matched_intermediate > train_matched
+    ruleorder: train_matched_first_intermediate > train_matched_first
+    ruleorder: train_replay_first_intermediate > train_replay_first
+    ruleorder: train_replay_intermediate > train_replay
+    ruleorder: train_random_location_intermediate > train_random_location

@@ -115,7 +115,8 @@ def question_lines(comp: pd.DataFrame, labels: dict, level: str) -> list[str]:
         n = len(rows)
         better = int((rows["verdict"] == "better").sum())
         worse = int((rows["verdict"] == "worse").sum())
-        best = rows.sort_values(["mean_diff", "config"], ascending=[False, True], na_position="last").iloc[0]
+        shown = rows[rows["verdict"] == "better"] if better else rows  # the largest of those that answer yes
+        best = shown.sort_values(["mean_diff", "config"], ascending=[False, True], na_position="last").iloc[0]
         if (rows["verdict"] == "too few pairs").all():
             head = "Cannot say: too few pairs for an interval."
         elif better:

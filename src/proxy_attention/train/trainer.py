@@ -7,6 +7,12 @@ a generator seeded with ``(seed, e)``, so training a schedule in rounds gives
 the same weights as training it in one go, and a job killed mid-round resumes
 from its last finished epoch (``resume.pt`` beside the round's outputs) and
 ends with the same numbers as an uninterrupted run.
+
+Only a round that a later round continues from stores what continuing needs
+(:data:`CONTINUATION_KEYS`: optimizer, LR schedule and loss-scaler state; for
+AdamW twice the weights' size). The last round of a schedule stores the weights
+and what evaluation, explain scores and ``predict`` read, not the optimizer: a
+third of the size.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from proxy_attention import atomic
 from proxy_attention.augment.basic import augment
 from proxy_attention.data.tensors import Normalize
 from proxy_attention.devices import resolve_device
+from proxy_attention.errors import CheckpointError
 from proxy_attention.models import create_model, freeze_backbone, load_checkpoint
 from proxy_attention.proxy.search import KEY as SEARCH_KEY
 from proxy_attention.proxy.search import record_predictions
@@ -73,6 +80,10 @@ def amp_dtype(settings: TrainSettings, device: torch.device, bf16_supported: boo
 def _matches(model: str, patterns) -> bool:
     base = model.split(".")[0]
     return any(fnmatch.fnmatchcase(base, p) for p in patterns)
+
+
+# What a checkpoint holds only to continue training from it: the last round of a schedule leaves them out.
+CONTINUATION_KEYS = ("optimizer", "scheduler", "scaler")
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -130,8 +141,9 @@ class Trainer:
         self.history: list[dict] = []
 
     # -- state -------------------------------------------------------------
-    def state(self) -> dict:
-        return {
+    def state(self, continuable: bool = True) -> dict:
+        """The checkpoint dict; without :data:`CONTINUATION_KEYS` when no round continues from it."""
+        state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -150,9 +162,19 @@ class Trainer:
             "seed": self.s.seed,
             "schedule": self.schedule.as_list(),
             "settings": asdict(self.s),
+            "continuable": continuable,
         }
+        if not continuable:
+            for key in CONTINUATION_KEYS:
+                del state[key]
+        return state
 
     def load(self, ckpt: dict) -> None:
+        missing = [k for k in CONTINUATION_KEYS if k not in ckpt]
+        if missing:
+            raise CheckpointError(
+                f"a round cannot continue from this checkpoint: it is the last round of schedule "
+                f"{ckpt.get('schedule')} (epoch {ckpt.get('epoch')}) and holds the weights only, without {missing}")
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
@@ -399,7 +421,8 @@ def train_round(
     epochs = pd.DataFrame([h for h in trainer.history if h["round"] == round_])
     for k, v in (run_info or {}).items():
         epochs[k] = v
-    state = trainer.state()
+    # the schedule's last round: no round continues from it, so no optimizer state
+    state = trainer.state(continuable=stop < schedule.total_epochs)
     if search is not None:
         ts = time.time()
         state[SEARCH_KEY] = record_predictions(trainer.model, search["x"], search["y"], search["rows"],
