@@ -18,7 +18,7 @@ from __future__ import annotations
 import pandas as pd
 
 from proxy_attention.analysis.answer import pct
-from proxy_attention.analysis.stats import compare
+from proxy_attention.analysis.stats import compare, distinct_runs
 
 PLAIN = "none"
 # Columns that say what a run cost, averaged over its pairs' runs.
@@ -47,6 +47,7 @@ def _costs(final: pd.DataFrame, columns=COST) -> pd.DataFrame:
 
 def _question(runs: pd.DataFrame, reference: str, question: str, keep=None) -> pd.DataFrame:
     sub = runs if keep is None else runs[runs["method"].isin(keep + [reference])]
+    sub = distinct_runs(sub)  # a shared control round is one run, its costs too
     if reference not in set(sub["method"]) or sub["method"].nunique() < 2:
         return pd.DataFrame()
     table = compare(sub, reference)
