@@ -100,7 +100,7 @@ def test_artifacts_and_summary(finished):
         assert stats["search"] == "recorded by the training job" and stats["n_searched"] == ((split.split == "trainval") & (split.fold != fold)).sum()
         run = finished / RUN / f"fold{fold}"
         assert SEARCH_KEY in torch.load(run / "round0/checkpoint.pt", weights_only=False)
-        for last in (run / PROXY / "round1", run / "baseline/round1", run / PROXY / "matched/round1"):
+        for last in (run / PROXY / "round1", run / "baseline/round1", run / "shared/subset_wrong~1.0/matched/round1"):
             assert SEARCH_KEY not in torch.load(last / "checkpoint.pt", weights_only=False), last
     # the source dataset is untouched: only the exported digits live there
     files = [p for p in (finished / "resources/datasets/digits").rglob("*") if p.is_file() and p.name != ".snakemake_timestamp"]
