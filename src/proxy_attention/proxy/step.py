@@ -15,7 +15,6 @@ Zero wrong images is a valid step: the manifest is empty and training goes on.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from proxy_attention.models import cam_target, load_checkpoint, model_from_check
 from proxy_attention.proxy.cams import check_cam_grid, compute_cams
 from proxy_attention.proxy.replacement import proxy_images
 from proxy_attention.proxy.search import predict_with_loss, recorded_predictions
+from proxy_attention.proxy.selection import choose_subset, select_wrong  # noqa: F401 (choose_subset: public here too)
 
 log = logging.getLogger(__name__)
 
@@ -53,30 +53,6 @@ class ProxySettings:
     cam_target: str = "predicted"  # predicted | label (the true class)
     cam_target_layer: str | None = None
     batch_size: int = 64
-
-
-def choose_subset(wrong: np.ndarray, losses: np.ndarray, fraction: float, order: str, rng: np.random.Generator) -> np.ndarray:
-    """Pick ``ceil(fraction * len(wrong))`` of the wrong images (thesis Algorithm 2), seeded or by highest loss."""
-    if not 0 < fraction <= 1:
-        raise ValueError(f"subset_wrong must be in (0, 1], got {fraction}")
-    k = math.ceil(fraction * len(wrong))
-    if order == "random":
-        chosen = rng.choice(len(wrong), size=k, replace=False)
-    elif order == "loss":
-        chosen = np.argsort(-losses, kind="stable")[:k]
-    else:
-        raise ValueError(f"subset_order must be 'random' or 'loss', got {order!r}")
-    return np.sort(wrong[chosen])
-
-
-def select_wrong(preds: torch.Tensor, losses: torch.Tensor, train_y: torch.Tensor, fraction: float, order: str,
-                 seed: int, round_: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the misclassified images, and of the ones step ``round_`` chooses (seeded by seed and round):
-    the proxy step and its controls (proxy/controls.py) choose with this one function."""
-    wrong = np.flatnonzero((preds != train_y).numpy())
-    rng = np.random.default_rng([seed, round_])
-    chosen = choose_subset(wrong, losses.numpy()[wrong], fraction, order, rng) if len(wrong) else wrong
-    return wrong, chosen
 
 
 def _save_png(path: Path, arr: np.ndarray) -> None:
