@@ -241,3 +241,16 @@ def test_controls_appear_in_the_arms_table():
     vs_plain = table[table["question"] == "vs_plain"]
     rows = vs_plain[(vs_plain["augmentation"] == "cutout") & (vs_plain["method"] == "replay")]
     assert len(rows) == 1 and rows["n_pairs"].item() == 3  # a shared replay with the arm: one run, its 3 pairs
+
+
+def test_the_answer_opens_with_the_four_questions_and_says_which_were_not_run():
+    from proxy_attention.analysis.answer import answer_rst
+
+    final = final_rounds(_final(shared=True))
+    table = pd.concat([compare(final, "baseline"), compare(final, "baseline_matched")], ignore_index=True)
+    text = answer_rst(table)
+    head = text.split("\n\n**d / m / schedule 1p1")[0]  # the questions come first
+    assert "Better than plain training?" in head and "Better than the same compute" in head
+    assert head.count("Not run (needs `controls: [") == 2  # replay and random_location were not run
+    thesis = answer_rst(table.assign(protocol="thesis"))
+    assert "Not run (the controls run under the honest protocol only)" in thesis

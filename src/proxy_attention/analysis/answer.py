@@ -103,14 +103,15 @@ QUESTIONS = (
 )
 
 
-def question_lines(comp: pd.DataFrame, labels: dict, level: str) -> list[str]:
+def question_lines(comp: pd.DataFrame, labels: dict, level: str, honest: bool = True) -> list[str]:
     """One sentence per question for one (dataset, model, schedule, protocol, arm): how many proxy
     configurations beat that reference, and the one with the largest mean paired difference."""
     lines = []
     for reference, question, how in QUESTIONS:
         rows = comp[(comp["reference"] == reference) & (comp["method"] == "proxy")]
         if rows.empty:
-            lines.append(f"- **{question}** Not run (needs {how}).")
+            why = f"needs {how}" if honest or reference == "baseline" else "the controls run under the honest protocol only"
+            lines.append(f"- **{question}** Not run ({why}).")
             continue
         n = len(rows)
         better = int((rows["verdict"] == "better").sum())
@@ -146,7 +147,7 @@ def questions_rst(comparison: pd.DataFrame, confidence: float, labels: dict) -> 
         lines += [f"**Does Proxy Attention help? {ident['dataset']} / {ident['model']} / schedule "
                   f"{ident['schedule']}{protocol}{arm}** (mean paired difference in test accuracy, {level} interval)",
                   ""]
-        lines += question_lines(comp, labels, level)
+        lines += question_lines(comp, labels, level, honest=ident.get("protocol", "honest") in ("honest", None))
         lines.append("")
     return lines
 
