@@ -138,7 +138,11 @@ def proxy_manifests(proxy_dir: str, round_: int, clear_every_step: bool) -> list
 
 def round_files(run_dir: str, method_dir: str, n_proxy_steps: int, step: str = "train") -> dict[str, list[str]]:
     """Per round of one method (round 0 first): its ``metrics``, ``epochs`` and ``train_benchmark``."""
-    dirs = [method_round_dir(run_dir, method_dir, r) for r in range(n_proxy_steps + 1)]
+    return files_of_rounds([method_round_dir(run_dir, method_dir, r) for r in range(n_proxy_steps + 1)], step)
+
+
+def files_of_rounds(dirs: list[str], step: str = "train") -> dict[str, list[str]]:
+    """The ``metrics``, ``epochs`` and ``train_benchmark`` files of the rounds in ``dirs``, in order."""
     return {
         "metrics": [f"{d}/metrics.json" for d in dirs],
         "epochs": [f"{d}/epochs.csv" for d in dirs],
@@ -181,12 +185,8 @@ def control_round_dir(run_dir: str, proxy_dir: str, method: str, params: dict, r
 def control_round_files(run_dir: str, proxy_dir: str, method: str, params: dict, n_proxy_steps: int,
                         step: str = "train") -> dict[str, list[str]]:
     """:func:`round_files` of a control run: round 0 is the fold's, round 1 may be shared."""
-    dirs = [control_round_dir(run_dir, proxy_dir, method, params, r) for r in range(n_proxy_steps + 1)]
-    return {
-        "metrics": [f"{d}/metrics.json" for d in dirs],
-        "epochs": [f"{d}/epochs.csv" for d in dirs],
-        "train_benchmark": [benchmark_path(step, d) for d in dirs],
-    }
+    return files_of_rounds([control_round_dir(run_dir, proxy_dir, method, params, r)
+                            for r in range(n_proxy_steps + 1)], step)
 
 
 def round_rule(round_dir: str) -> str:

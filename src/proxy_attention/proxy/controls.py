@@ -31,7 +31,6 @@ import torch
 
 from proxy_attention import atomic
 
-CONTROLS = ("replay", "random_location")
 # Salt of the random-location offsets, apart from every other random stream of a run.
 RANDOM_LOCATION_SALT = 0x5A17
 
