@@ -53,7 +53,7 @@ def main(summary: Path) -> None:
                 label = f"{r['question']}: {r['augmentation']} {r['method']}"
                 if isinstance(r.get("config"), str) and r["config"] not in ("none", "nan"):
                     label += f" ({r['config'].split('/')[0]})"
-                print(row(label, r))
+                print(row(f"{label} vs {r['ref_augmentation']} {r['ref_method']}", r))
     runs = pd.read_csv(summary / "runs.csv")
     final = runs[runs["round"] == runs.groupby(["augmentation", "method", "config", "seed", "fold"])["round"].transform("max")]
     print()
