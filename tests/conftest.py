@@ -1,4 +1,5 @@
 import atexit
+import io
 import os
 import shutil
 import subprocess
@@ -6,9 +7,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import imagehash
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 # scripts/report_check.py (the report checker is a dev tool, not part of the runtime package)
@@ -66,3 +68,28 @@ def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny_run")
     run_snakemake(workdir)
     return workdir
+
+
+# pictures for the near-duplicate tests (test_duplicates, test_index, test_split)
+def scene(seed: int = 1, side: int = 66) -> Image.Image:
+    """A photo-like picture: smooth random colours (10x10 upsampled)."""
+    rng = np.random.default_rng(seed)
+    return Image.fromarray((rng.random((10, 10, 3)) * 255).astype(np.uint8)).resize((side, side),
+                                                                                 Image.Resampling.BICUBIC)
+
+
+def jpeg(img: Image.Image, quality: int) -> Image.Image:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def lookalike(img: Image.Image) -> Image.Image:
+    """The same background with something else in it: a small bright disc (another bird on the same sky)."""
+    out = img.copy()
+    ImageDraw.Draw(out).ellipse((24, 20, 34, 30), fill=(250, 250, 250))
+    return out
+
+
+def phash_distance(a: Image.Image, b: Image.Image) -> int:
+    return int(imagehash.phash(a) - imagehash.phash(b))

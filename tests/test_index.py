@@ -118,6 +118,26 @@ def test_reencoded_test_image_in_training_is_left_out_and_reported(photo_folder)
     assert set(result.index.path) == {str(p.relative_to(photo_folder)) for p in photo_folder.rglob("img*.png")}
 
 
+def test_a_lookalike_of_another_class_drops_nothing(photo_folder):
+    """A training picture that only looks like a test picture (phash 2 bits off, another object in it) is not a copy.
+
+    phash alone called it a near-duplicate with another label, a "label conflict" that dropped both, the test image too.
+    """
+    from conftest import jpeg, lookalike, phash_distance, scene
+
+    base = scene().crop((0, 0, 64, 64))
+    base.save(photo_folder / "test/class0/sky.png")
+    lookalike(base).save(photo_folder / "train/class2/other_bird.png")
+    jpeg(base, 75).save(photo_folder / "train/class0/sky_again.jpg")  # a real copy is still left out
+    assert phash_distance(base, lookalike(base)) == 2
+    result = index_folder(photo_folder)
+    reasons = dict(zip(result.report.path, result.report.reason))
+    assert set(reasons) == {"train/class0/sky_again.jpg"}
+    assert reasons["train/class0/sky_again.jpg"].startswith("near-duplicate of test image test/class0/sky.png")
+    assert {"test/class0/sky.png", "train/class2/other_bird.png"} <= set(result.index.path)
+    assert (result.index.near_copy_group == "").all()  # the copy is gone; the look-alike is in no group
+
+
 def test_one_class_is_an_error_naming_the_dataset(tmp_path):
     write_colour_classes(tmp_path / "one" / "train", per_class=4, noise=60, strength=0.7)
     for c in ("class1", "class2"):

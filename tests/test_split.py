@@ -79,3 +79,31 @@ def test_drawn_test_split_takes_the_lookalikes_of_its_images():
     sides = split.groupby("phash").split.nunique()
     assert (sides == 1).all()
     assert (split.split == "test").sum() > 0.25 * len(split)  # the partners came along
+
+
+def test_drawn_test_split_takes_checked_copies_not_lookalikes(tmp_path):
+    """With no official test split, a copy of a drawn test image joins it; a look-alike at a closer phash does not."""
+    from conftest import jpeg, lookalike, scene
+
+    from proxy_attention.data.duplicates import lookalikes_of_test
+    from proxy_attention.data.index import index_folder
+
+    for c in range(2):
+        d = tmp_path / "train" / f"class{c}"
+        d.mkdir(parents=True)
+        for i in range(6):
+            scene(seed=100 + 10 * c + i).resize((48, 48)).save(d / f"img{i}.png")
+    base = scene().crop((0, 0, 64, 64))
+    base.save(tmp_path / "train/class0/sky.png")
+    jpeg(base, 75).save(tmp_path / "train/class0/sky_copy.jpg")
+    scene().crop((1, 1, 65, 65)).save(tmp_path / "train/class0/sky_shifted.png")
+    lookalike(base).save(tmp_path / "train/class1/other_bird.png")
+    index = index_folder(tmp_path, official_test=False).index
+    group = dict(zip(index.path, index.near_copy_group))
+    assert group["train/class0/sky_copy.jpg"] == group["train/class0/sky_shifted.png"] == group["train/class0/sky.png"] != ""
+    assert group["train/class1/other_bird.png"] == ""
+    found = lookalikes_of_test(index, (index.path == "train/class0/sky.png").to_numpy())
+    assert sorted(index.path.iat[r] for r in found) == ["train/class0/sky_copy.jpg", "train/class0/sky_shifted.png"]
+    for seed in range(5):
+        split = make_split(index, folds=2, seed=seed, test_fraction=0.3)
+        assert split[split.near_copy_group != ""].split.nunique() == 1  # the three copies on one side

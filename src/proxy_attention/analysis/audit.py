@@ -5,8 +5,9 @@ Reads the split and every round's record of what it trained and validated on
 
 - Any protocol: a test image in any training or validation set is a leak; so is an
   image whose content matches a test image (the same pixels in another file, or a
-  re-encoded/resized near-duplicate by perceptual hash: ``test_lookalikes``, from the
-  index's ``pixel_sha1`` and ``phash`` columns, see proxy_attention.data.duplicates).
+  re-encoded/resized near-duplicate, found by perceptual hash and checked pixel by pixel:
+  ``test_lookalikes``, from the index's ``pixel_sha1`` and ``near_copy_group`` columns,
+  see proxy_attention.data.duplicates).
 - ``honest``: a training set (originals or proxy sources) may only hold the fold's
   training part, validation must be exactly the fold's validation part, and a proxy
   manifest may only name images of the fold's training part.

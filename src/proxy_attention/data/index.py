@@ -12,9 +12,11 @@ files are found here, once, and listed in the data report with the reason they
 were skipped; so are files whose name is not valid UTF-8 (shown with ``\\x``
 escapes). Duplicates are found by content (:mod:`proxy_attention.data.duplicates`):
 the same pixels are kept once (a test copy wins, so no image can sit in both
-test and train), a training near-duplicate (re-encoded, resized) of a test image
-is left out, and an image found under two labels is a label conflict: every
-copy is left out and named in the report. Fewer than two usable classes, or a
+test and train), a training near-duplicate (re-encoded, resized: a phash
+candidate that passes the pixel check) of a test image is left out, and an image
+found under two labels is a label conflict: every copy is left out and named in
+the report. A look-alike (phash close, pixels not) is kept. The checked
+near-copies are recorded as groups in the ``near_copy_group`` column. Fewer than two usable classes, or a
 class left with no usable training image, stops with a message.
 """
 
@@ -33,9 +35,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from proxy_attention.data.duplicates import (
     PHASH_THRESHOLD,
-    near_duplicates,
+    PIXEL_THRESHOLD,
+    group_labels,
+    near_copy_pairs,
     perceptual_hash,
     pixel_sha1,
+    thumbnail,
 )
 from proxy_attention.errors import DataError
 
@@ -138,7 +143,7 @@ def to_rgb(img: Image.Image, notes: list[str] | None = None) -> Image.Image:
 
 def _probe(path: Path) -> dict:
     """Open and fully decode one image; describe it (and its content hashes) or say why it is unusable."""
-    info: dict = {"sha1": None, "pixel_sha1": None, "phash": "", "mode": None, "width": None, "height": None,
+    info: dict = {"sha1": None, "pixel_sha1": None, "phash": "", "thumb": None, "mode": None, "width": None, "height": None,
                   "problem": None, "notes": ""}
     try:
         data = path.read_bytes()
@@ -154,7 +159,7 @@ def _probe(path: Path) -> dict:
             notes: list[str] = []
             rgb = to_rgb(img, notes)
             info.update(mode=img.mode, width=rgb.width, height=rgb.height, notes="; ".join(notes))
-        info.update(pixel_sha1=pixel_sha1(rgb), phash=perceptual_hash(rgb))
+        info.update(pixel_sha1=pixel_sha1(rgb), phash=perceptual_hash(rgb), thumb=thumbnail(rgb))
     except UnidentifiedImageError:
         info["problem"] = "not an image"
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
@@ -218,6 +223,7 @@ def index_folder(root: str | Path, threads: int = 4, official_test: bool = True,
         probes = list(pool.map(_probe, (p for _, _, p in candidates)))
 
     rows: list[dict] = []
+    thumbs: list = []  # the pixel check's thumbnail of each row (not a column: 1 KB each)
     dropped: dict[int, str] = {}  # kept-row position -> why it was left out after all
     by_pixels: dict[str, int] = {}
     for (part, label, path), info in zip(candidates, probes):
@@ -238,23 +244,37 @@ def index_folder(root: str | Path, threads: int = 4, official_test: bool = True,
                 report_rows.append(_skip(rel, part, label, f"same pixels as {kept['path']} (a re-encoded copy)"))
             continue
         by_pixels[info["pixel_sha1"]] = len(rows)
+        thumbs.append(info["thumb"])
         rows.append(dict(path=rel, label=label, source_split=part, width=info["width"], height=info["height"],
                          mode=info["mode"], sha1=info["sha1"], pixel_sha1=info["pixel_sha1"], phash=info["phash"],
                          notes=info["notes"]))
 
+    # near-copies: candidates by phash, each pair checked pixel by pixel (a look-alike is not a copy)
+    live = [i for i in range(len(rows)) if i not in dropped]
+    pairs, refused = near_copy_pairs([rows[i]["phash"] for i in live], [thumbs[i] for i in live])
+    pairs = [(live[a], live[b], d, diff) for a, b, d, diff in pairs]
+    if pairs or refused:
+        log.info("dataset '%s': %d pair(s) within %d phash bits; %d passed the pixel check (near-copies), "
+                 "%d did not (look-alikes, kept)", name, len(pairs) + refused, PHASH_THRESHOLD, len(pairs), refused)
     if official_test:  # a training near-copy (re-encoded, resized) of a test image would leak it
-        alive = [i for i in range(len(rows)) if i not in dropped]
-        tests = [i for i in alive if rows[i]["source_split"] == "test"]
-        pool_rows = [i for i in alive if rows[i]["source_split"] != "test"]
-        hashes = np.array([r["phash"] for r in rows], dtype=object)
-        for a, b, dist in zip(*near_duplicates(hashes[pool_rows], hashes[tests])):
-            own, test_row = rows[pool_rows[a]], rows[tests[b]]
-            why = f"near-duplicate of test image {test_row['path']} (phash distance {dist} <= {PHASH_THRESHOLD})"
+        closest: dict[int, tuple[int, int, float]] = {}  # pool row -> (test row, phash distance, gray levels)
+        for a, b, d, diff in pairs:
+            for own, other in ((a, b), (b, a)):
+                crosses = rows[own]["source_split"] != "test" and rows[other]["source_split"] == "test"
+                if crosses and (own not in closest or (d, diff) < closest[own][1:]):
+                    closest[own] = (other, d, diff)
+        for own_row, (test_idx, dist, diff) in sorted(closest.items()):
+            own, test_row = rows[own_row], rows[test_idx]
+            why = (f"near-duplicate of test image {test_row['path']} (phash distance {dist} <= {PHASH_THRESHOLD}, "
+                   f"pixel difference {diff:.0f} <= {PIXEL_THRESHOLD:.0f} gray levels)")
             if own["label"] != test_row["label"]:
-                dropped[pool_rows[a]] = f"label conflict: {why}, labelled '{test_row['label']}'"
-                dropped.setdefault(tests[b], f"label conflict: near-duplicate {own['path']} is labelled '{own['label']}'")
+                dropped[own_row] = f"label conflict: {why}, labelled '{test_row['label']}'"
+                dropped.setdefault(test_idx, f"label conflict: near-duplicate {own['path']} is labelled '{own['label']}'")
             else:
-                dropped[pool_rows[a]] = why
+                dropped[own_row] = why
+    kept_pairs = [(a, b, d, diff) for a, b, d, diff in pairs if a not in dropped and b not in dropped]
+    for r, group in zip(rows, group_labels([r["path"] for r in rows], kept_pairs)):
+        r["near_copy_group"] = group
     for i, why in sorted(dropped.items()):
         report_rows.append(_skip(rows[i]["path"], rows[i]["source_split"], rows[i]["label"], why))
     rows = [r for i, r in enumerate(rows) if i not in dropped]
@@ -291,7 +311,7 @@ def index_folder(root: str | Path, threads: int = 4, official_test: bool = True,
         )
     index["label_idx"] = index["label"].map({c: i for i, c in enumerate(classes)}).astype(int)
     index = index[["path", "label", "label_idx", "source_split", "width", "height", "mode", "sha1", "pixel_sha1",
-                   "phash"]]
+                   "phash", "near_copy_group"]]
     converted = (report.action == "converted").sum() if len(report) else 0
     log.info("indexed %s: %d usable images in %d classes, %d skipped, %d converted to RGB",
              root, len(index), len(classes), (report.action == "skipped").sum() if len(report) else 0, converted)
