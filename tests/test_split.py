@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from proxy_attention.data import duplicates
 from proxy_attention.data.split import fold_rows, make_split
 from proxy_attention.errors import DataError
 
@@ -68,17 +69,40 @@ def test_fold_out_of_range():
 
 
 def test_drawn_test_split_takes_the_lookalikes_of_its_images():
-    """A near-duplicate pair (re-encoded copies: equal perceptual hashes) never straddles test and trainval."""
-    rows = []
+    """An index without ``near_copy_group`` (written before the pixel check): a near-duplicate pair
+    (perceptual hashes at most PHASH_THRESHOLD bits apart: a re-encoded copy moves the hash by a few
+    bits) never straddles test and trainval; a pair further apart is two pictures and is left where
+    the draw put it."""
+    threshold = duplicates.PHASH_THRESHOLD
+    rng = np.random.default_rng(0)
+    near = list(range(threshold + 1)) * 3  # 0 (the same hash) up to the threshold, each 3 times per class
+    far = [threshold + 1, threshold + 2, threshold + 4] * 2
+    rows, partner = [], {}  # partner: row of a pair's second image -> (row of its first image, bits apart)
     for c in "ab":
-        for i in range(30):
-            pair = i // 2 if i < 20 else 100 + i  # rows 0-19 of a class come in near-duplicate pairs
-            rows.append(dict(path=f"train/{c}/{i}.png", label=c, label_idx="ab".index(c), source_split="train",
-                             pixel_sha1=f"{c}{i}", phash=f"p{hash((c, pair)) & (2**64 - 1):016x}"))
-    split = make_split(pd.DataFrame(rows), folds=2, seed=0, test_fraction=0.25)
-    sides = split.groupby("phash").split.nunique()
-    assert (sides == 1).all()
-    assert (split.split == "test").sum() > 0.25 * len(split)  # the partners came along
+        for bits in near + far + [None] * 12:  # None: an image without a partner
+            h = int(rng.integers(0, 2**63)) * 2 + int(rng.integers(0, 2))  # 64 random bits: ~32 from any other
+            hashes = [h] if bits is None else [h, h ^ sum(1 << int(b) for b in rng.choice(64, bits, replace=False))]
+            for value in hashes:
+                i = len(rows)
+                rows.append(dict(path=f"train/{c}/{i}.png", label=c, label_idx="ab".index(c), source_split="train",
+                                 pixel_sha1=f"{c}{i}", phash=f"p{value:016x}"))
+            if bits is not None:
+                partner[i] = (i - 1, bits)
+    index = pd.DataFrame(rows)
+    drawn = make_split(index.drop(columns=["pixel_sha1", "phash"]), folds=2, seed=0, test_fraction=0.25)
+    drawn = (drawn.split == "test").to_numpy()  # the draw alone: stratified by label, the hashes play no part
+    split = make_split(index, folds=2, seed=0, test_fraction=0.25)
+    straddling = {(a, b): bits for b, (a, bits) in partner.items() if drawn[a] != drawn[b]}
+    # every distance was drawn apart at least once, so each is checked below
+    assert set(straddling.values()) == set(near) | set(far), sorted(set(straddling.values()))
+    expected = drawn.copy()
+    for (a, b), bits in straddling.items():
+        if bits <= threshold:
+            expected[a] = expected[b] = True  # the training one of the pair joined the test part
+    got = (split.split == "test").to_numpy()
+    bits_of = {r: bits for pair, bits in straddling.items() for r in pair}
+    wrong = {int(r): bits_of.get(r) for r in np.flatnonzero(got != expected)}
+    assert not wrong, f"rows on the wrong side of the split (their pair's distance in bits): {wrong}"
 
 
 def test_drawn_test_split_takes_checked_copies_not_lookalikes(tmp_path):

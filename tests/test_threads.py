@@ -54,12 +54,29 @@ def run_train_script(tmp: Path, monkeypatch, scheduler_threads: int, torch_threa
 
 
 def test_weights_do_not_depend_on_the_cores(tmp_path, monkeypatch):
+    """Each job starts in a process whose torch has as many threads as Snakemake gave the job (its
+    `threads`, scaled to --cores); every epoch must still run with the config's torch_threads."""
+    from proxy_attention.train.trainer import Trainer
+
+    seen = []  # torch's thread count at every training epoch
+    train_epoch = Trainer.train_epoch
+
+    def spy(self, *a, **k):
+        seen.append(torch.get_num_threads())
+        return train_epoch(self, *a, **k)
+
+    monkeypatch.setattr(Trainer, "train_epoch", spy)
     before = torch.get_num_threads()
     try:
+        torch.set_num_threads(1)  # the process as a job at --cores 1 finds it
         one = run_train_script(tmp_path, monkeypatch, scheduler_threads=1, torch_threads=1)
+        threads_one, seen[:] = list(seen), []
+        torch.set_num_threads(2)  # ... and at --cores 2
         two = run_train_script(tmp_path, monkeypatch, scheduler_threads=2, torch_threads=1)
     finally:
         torch.set_num_threads(before)
+    # the promise itself: training ran with torch_threads, whatever the process started with
+    assert threads_one and set(threads_one) == {1} and set(seen) == {1}, (threads_one, seen)
     a, b = load_checkpoint(one), load_checkpoint(two)
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"]), "weights differ with --cores"
     assert a["settings"]["torch_threads"] == 1  # recorded in the run's settings

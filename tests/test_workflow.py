@@ -5,8 +5,11 @@ value runs only the new jobs, that one fold can be rerun alone, that a killed ru
 finishes with the same numbers, and that bad configs stop before any job.
 """
 
+import contextlib
+import io
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -49,6 +52,11 @@ def planned_jobs(output: str) -> dict[str, int]:
             if len(parts) == 2 and parts[1].isdigit():
                 jobs[parts[0]] = int(parts[1])
     return jobs
+
+
+def untimed(metrics: dict) -> dict:
+    """A round's metrics.json without its times (``*_s``), which differ between runs."""
+    return {k: v for k, v in metrics.items() if not k.endswith("_s")}
 
 
 @pytest.fixture
@@ -140,27 +148,52 @@ def test_rerun_one_fold_touches_only_that_fold(finished):
     assert "fold0" not in "".join(l for l in out.splitlines() if l.strip().startswith("output:"))
 
 
-def test_killed_run_resumes_to_the_same_numbers(finished, tmp_path):
+def test_killed_run_resumes_to_the_same_numbers(tmp_path):
+    """SIGKILL inside a round, after its first epoch wrote resume.pt: the rerun restarts from that epoch
+    (its log says so) and ends with the weights and numbers of a run that was never killed. The cheapest
+    run that has such a moment: one fold, one round of 3 epochs, no proxy step and no explanations."""
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg.update(schedules=[[3]], run_folds=[0], explain={"enabled": False})
+    config = tmp_path / "three_epochs.yaml"
+    config.write_text(yaml.safe_dump(cfg))
     workdir = tmp_path / "killed"
     workdir.mkdir()
-    cmd = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(TINY), "--cores", "2"]
+    round0 = workdir / "results/runs/digits/resnet10t/3/honest/seed0/fold0/round0"
+    target = str(round0.relative_to(workdir) / "metrics.json")
+    log = workdir / "results/logs/train/digits/resnet10t/3/honest/seed0/fold0/round0.log"
+    cmd = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(config), "--cores", "2", "--", target]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    marker = workdir / RUN / "fold0/round0/checkpoint.pt"
     deadline = time.time() + 300
-    while not marker.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.5)
-    assert marker.exists(), "round 0 never finished"
-    time.sleep(2)  # let a later job start, so the kill interrupts one mid-way
-    os.killpg(proc.pid, signal.SIGKILL)
+    while not (round0 / "resume.pt").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):  # (a run that ended by itself is caught below)
+        os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and everything it started, at once
     proc.wait()
-    # the same command finishes the grid (the default profile sets rerun-incomplete)
-    snakemake(workdir)
-    cols = ["fold", "method", "round", "test_acc", "val_acc", "test_loss", "images_seen", "n_proxies"]
-    killed = pd.read_csv(workdir / "results/summary/runs.csv")[cols]
-    clean = pd.read_csv(finished / "results/summary/runs.csv")[cols]
-    pd.testing.assert_frame_equal(killed, clean)
-    leftovers = [p for p in (workdir / "results").rglob("*.tmp")]
-    assert not leftovers
+    # the kill landed inside the round: after an epoch, before the round's end
+    files = sorted(p.name for p in round0.glob("*"))
+    assert "resume.pt" in files and "checkpoint.pt" not in files, files
+    killed = re.findall(r"epoch (\d+)/3 ", log.read_text())  # (Snakemake removes this log before the rerun)
+    # the same command finishes it (the default profile sets rerun-incomplete)
+    snakemake(workdir, "--", target, config=config)
+    text = log.read_text()
+    done = len(killed)
+    assert killed == [str(e) for e in range(1, done + 1)] and done in (1, 2), killed  # epochs 1..k ran before the kill
+    assert re.findall(r"resuming round 0 from \S+ at epoch (\d+)", text) == [str(done)], text
+    assert re.findall(r"epoch (\d+)/3 ", text) == [str(e) for e in range(done + 1, 4)], text  # none trained twice
+    assert not (round0 / "resume.pt").exists()
+    assert not list((workdir / "results").rglob("*.tmp"))
+    resumed = {name: (round0 / name).read_bytes() for name in ("metrics.json", "epochs.csv")}
+    weights = torch.load(round0 / "checkpoint.pt", weights_only=False, map_location="cpu")["model"]
+
+    # the uninterrupted run: the same round trained again in one go
+    snakemake(workdir, "--forcerun", "train_round0", "--", target, config=config)
+    text = log.read_text()
+    assert "resuming" not in text and re.findall(r"epoch (\d+)/3 ", text) == ["1", "2", "3"], text  # from scratch
+    clean = torch.load(round0 / "checkpoint.pt", weights_only=False, map_location="cpu")["model"]
+    assert weights.keys() == clean.keys() and all(torch.equal(weights[k], clean[k]) for k in weights)
+    assert untimed(json.loads(resumed["metrics.json"])) == untimed(json.loads((round0 / "metrics.json").read_text()))
+    pd.testing.assert_frame_equal(pd.read_csv(io.BytesIO(resumed["epochs.csv"])).drop(columns="wall_s"),
+                                  pd.read_csv(round0 / "epochs.csv").drop(columns="wall_s"))
 
 
 def test_the_warm_worker_gives_the_numbers_of_fresh_interpreters(finished, tmp_path):
@@ -176,12 +209,15 @@ def test_the_warm_worker_gives_the_numbers_of_fresh_interpreters(finished, tmp_p
     # the worker of the finished run ended with its Snakemake process
     assert (finished / "results/logs/warm_worker.log").read_text().rstrip().endswith("exit")
     cols = ["fold", "method", "config", "round", "test_acc", "val_acc", "test_loss", "val_loss", "images_seen",
-            "n_proxies", "explain_road", "explain_conf_change"]
+            "n_proxies", "explain_road_combined", "explain_cam_conf_change", "explain_n_images"]
     warm_runs = pd.read_csv(finished / "results/summary/runs.csv")
     cold_runs = pd.read_csv(cold / "results/summary/runs.csv")
-    cols = [c for c in cols if c in warm_runs.columns]
-    assert len(cols) >= 8, warm_runs.columns
-    pd.testing.assert_frame_equal(warm_runs[cols], cold_runs[cols])
+    for name, runs in (("warm", warm_runs), ("cold", cold_runs)):
+        assert not (missing := [c for c in cols if c not in runs.columns]), f"the {name} run's runs.csv lacks {missing}"
+    # the explanation scores are there to compare: each fold's final models were explained
+    explained = warm_runs.explain_road_combined.notna() & warm_runs.explain_cam_conf_change.notna()
+    assert explained.sum() >= 2 and (warm_runs.explain_n_images[explained] > 0).all(), warm_runs[cols]
+    pd.testing.assert_frame_equal(warm_runs[cols], cold_runs[cols], check_exact=True)  # the same numbers, not close ones
     checkpoints = sorted(p.relative_to(finished) for p in (finished / "results/runs").rglob("checkpoint.pt"))
     assert len(checkpoints) >= 6
     for rel in checkpoints:
