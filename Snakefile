@@ -54,34 +54,6 @@ include: "workflow/rules/select.smk"
 include: "workflow/rules/footprint.smk"
 
 
-# `snakemake --report` shows the files that exist (common.smk: present): say on its first screen
-# when runs.csv holds other runs than the current config asks for, runs trained with other
-# settings, or when report files the config asks for do not exist yet (workflow/report/workflow.rst).
-if REPORTING:
-    from proxy_attention.report.staleness import run_key, stale_runs_message
-
-    STALE = {"expected": set(), "asked": {}}
-    for w in fold_keys():
-        STALE["expected"] |= {run_key(run) for run in run_rounds(w, at_parse_time=True)}
-        STALE["asked"].update(trained_with_now(w))
-
-
-def report_targets() -> list[str]:
-    """all_targets(); in `snakemake --report` those that exist, the rest named in its warning."""
-    targets = all_targets()
-    if not REPORTING:
-        return targets
-    made = present(targets)
-    runs_csv = f"{SUMMARY}/runs.csv"
-    config["_report_warning"] = stale_runs_message(
-        runs_csv,
-        STALE["expected"],
-        asked=STALE["asked"],
-        left_out=[t for t in targets if t not in made] if os.path.exists(runs_csv) else [],
-    )
-    return made
-
-
 # One run at a time in a working directory (profiles/default sets nolock): an flock on
 # results/.lock, taken only by a run that executes jobs (never -n, --lint, --report or a cluster
 # job's own process), and released by the kernel when the process ends, also after a SIGKILL.
@@ -103,5 +75,6 @@ onstart:
 rule all:
     default_target: True
     input:
-        # a screened grid's confirm runs are known after its selection checkpoint (config.smk)
+        # a screened grid's confirm runs are known after its selection checkpoint (config.smk);
+        # `snakemake --report`: the targets that exist, the rest named on its first screen
         (lambda w: report_targets()) if STAGED else report_targets(),

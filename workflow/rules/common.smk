@@ -263,7 +263,8 @@ def selected_names(at_parse_time: bool = False) -> list[str]:
     # imported here: only a screened grid needs it (pandas and scipy at every parse otherwise)
     from proxy_attention.analysis.selection import chosen_configs
 
-    if at_parse_time or REPORTING:  # a report shows what exists: never the checkpoint's job
+    # a report shows what exists: never the checkpoint's job
+    if at_parse_time or REPORTING:
         if not os.path.exists(SELECTION):
             return []
         path = SELECTION
