@@ -98,3 +98,12 @@ def test_a_deleted_fold_gives_an_out_of_date_report(tiny_run, tmp_path):
     assert warning.startswith("OUT OF DATE"), warning
     assert "the result files of 3 runs in it no longer exist (deleted?)" in warning, warning
     assert f"{RUN}/fold1/" in warning and f"{RUN}/fold1/explain_gallery.png" in warning, warning
+
+
+def test_report_after_run_still_plans_every_target(tiny_run, tmp_path):
+    """`--report FILE --report-after-run` runs the jobs first: its targets are not cut to what exists."""
+    config = config_with(tmp_path, add_threshold)
+    proc = run_snakemake(tiny_run, "-n", "--report", str(tmp_path / "r.html"), "--report-after-run",
+                         config=config, check=False)
+    plan = proc.stdout.split("Job stats:")[1] if "Job stats:" in proc.stdout else ""
+    assert re.search(r"^plot_gallery\s+1$", plan, re.M) and re.search(r"^train_proxy\s+2$", plan, re.M), proc.stdout[-3000:]

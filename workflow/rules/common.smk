@@ -136,7 +136,10 @@ def category(name: str) -> str:
 
 
 # `snakemake --report` (also `--report=...`): the report is built from the results that exist.
-REPORTING = any(a == "--report" or a.startswith("--report=") for a in sys.argv)
+# Not with --report-after-run, which first runs the jobs (present() would hide their targets).
+REPORTING = any(
+    a == "--report" or a.startswith("--report=") for a in sys.argv
+) and not any(a.startswith("--report-after-run") for a in sys.argv)
 
 
 def present(files: list[str]) -> list[str]:
