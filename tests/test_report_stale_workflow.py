@@ -107,3 +107,12 @@ def test_report_after_run_still_plans_every_target(tiny_run, tmp_path):
                          config=config, check=False)
     plan = proc.stdout.split("Job stats:")[1] if "Job stats:" in proc.stdout else ""
     assert re.search(r"^plot_gallery\s+1$", plan, re.M) and re.search(r"^train_proxy\s+2$", plan, re.M), proc.stdout[-3000:]
+
+
+def test_a_report_before_any_run_says_no_comparison_yet(tmp_path):
+    """Nothing run yet: the report says so (it stopped at the first missing file before)."""
+    out = tmp_path / "report.html"
+    proc = run_snakemake(tmp_path / "work", "--report", str(out), check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert "No comparison yet" in text and "OUT OF DATE" not in text
