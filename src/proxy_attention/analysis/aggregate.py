@@ -94,7 +94,7 @@ def run_tables(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
         for i, (path, step, tb, pb) in enumerate(zip(run["metrics"], steps, train_bench, proxy_bench)):
             m = json.loads(Path(path).read_text())
             m.pop("test_pred", None)
-            m.pop(TRAINED_WITH, None)  # the params its job was given: the report's staleness check reads them
+            m.pop(TRAINED_WITH, None)  # the settings it was trained with: for the report's staleness check
             m.update(ident)
             m.update(proxy_step_stats(step))
             no_pixel += bool(m.get("proxies_written")) and m.get("proxies_unchanged") == m.get("proxies_written")
