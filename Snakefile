@@ -54,21 +54,6 @@ include: "workflow/rules/select.smk"
 include: "workflow/rules/footprint.smk"
 
 
-# `snakemake --report` shows the files that exist: say on its first screen when runs.csv holds
-# other runs than the current config asks for (workflow/report/workflow.rst).
-if any(a == "--report" or a.startswith("--report=") for a in sys.argv):
-    from proxy_attention.report.staleness import run_key, stale_runs_message
-
-    config["_report_warning"] = stale_runs_message(
-        f"{SUMMARY}/runs.csv",
-        {
-            run_key(run)
-            for w in fold_keys()
-            for run in run_rounds(w, at_parse_time=True)
-        },
-    )
-
-
 # One run at a time in a working directory (profiles/default sets nolock): an flock on
 # results/.lock, taken only by a run that executes jobs (never -n, --lint, --report or a cluster
 # job's own process), and released by the kernel when the process ends, also after a SIGKILL.
@@ -90,5 +75,6 @@ onstart:
 rule all:
     default_target: True
     input:
-        # a screened grid's confirm runs are known after its selection checkpoint (config.smk)
-        (lambda w: all_targets()) if STAGED else all_targets(),
+        # a screened grid's confirm runs are known after its selection checkpoint (config.smk);
+        # `snakemake --report`: the targets that exist, the rest named on its first screen
+        (lambda w: report_targets()) if STAGED else report_targets(),

@@ -73,9 +73,10 @@ def test_the_warning_comes_first_in_the_report():
     assert ".. warning::" not in render_description(config)
 
 
-def test_the_snakefile_checks_when_it_makes_a_report():
-    text = (REPO / "Snakefile").read_text()
+def test_the_workflow_checks_when_it_makes_a_report():
+    text = (REPO / "workflow" / "rules" / "targets.smk").read_text()
     assert 'config["_report_warning"] = stale_runs_message(' in text
+    assert "report_targets()" in (REPO / "Snakefile").read_text()
 
 
 def test_a_dropped_augmentation_arm_is_named(tmp_path):
@@ -105,3 +106,55 @@ def test_a_deleted_fold_is_out_of_date(tmp_path, monkeypatch):
     msg = stale_runs_message(tmp_path / "runs.csv", expected)
     assert msg.startswith("OUT OF DATE") and "the result files of 2 runs in it no longer exist" in msg
     assert "results/runs/fold1/" in msg and "rebuild the report" in msg
+
+
+def write_trained(tmp_path, settings_by_fold: dict, record: bool = True):
+    """runs.csv of runs(["resnet18"]) whose metrics.json record ``settings_by_fold[fold]``; returns
+    (runs.csv, {metrics path: settings}) of every round."""
+    import json
+
+    rows, paths = [], {}
+    for i in runs(["resnet18"]):
+        for r in (0, 1):
+            metrics = tmp_path / f"fold{i['fold']}/{i['method']}/round{r}/metrics.json"
+            metrics.parent.mkdir(parents=True, exist_ok=True)
+            recorded = {"trained_with": settings_by_fold[i["fold"]]} if record else {}
+            metrics.write_text(json.dumps({"test_acc": 0.9, **recorded}))
+            rows.append({**i, "round": r, "test_acc": 0.9, "metrics_file": str(metrics)})
+            paths[str(metrics)] = settings_by_fold[i["fold"]]
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    return tmp_path / "runs.csv", paths
+
+
+SETTINGS = {"model": "resnet18", "lr": 0.001, "label_smoothing": 0.0, "batch_size": 64, "fp32_models": ["vit*"]}
+
+
+def test_runs_trained_with_other_settings_are_named(tmp_path):
+    """Issue 25 item 6: each round's metrics.json records what it was trained with."""
+    expected = {run_key(i) for i in runs(["resnet18"])}
+    path, asked = write_trained(tmp_path, {0: SETTINGS, 1: SETTINGS})
+    assert stale_runs_message(path, expected, asked=asked) == ""
+    # the config now asks another label smoothing of fold 1's runs (the JSON list and a tuple are equal)
+    asked = {p: {**s, "fp32_models": ("vit*",), **({"label_smoothing": 0.1} if "fold1" in p else {})}
+             for p, s in asked.items()}
+    msg = stale_runs_message(path, expected, asked=asked)
+    assert msg.startswith("OUT OF DATE") and "2 runs in it were trained with other settings" in msg, msg
+    assert "label_smoothing 0.0 -> 0.1" in msg and "rebuild the report" in msg and "fp32" not in msg, msg
+    # batch_size: auto is the finder's number in the job
+    auto = {p: {**s, "batch_size": "auto"} for p, s in write_trained(tmp_path, {0: SETTINGS, 1: SETTINGS})[1].items()}
+    assert stale_runs_message(path, expected, asked=auto) == ""
+    # a key the round did not record is a change; results from before the record are not compared
+    more = {p: {**s, "amp": "bf16"} for p, s in auto.items()}
+    assert "amp (not recorded) -> bf16" in stale_runs_message(path, expected, asked=more)
+    path, _ = write_trained(tmp_path, {0: SETTINGS, 1: SETTINGS}, record=False)
+    assert stale_runs_message(path, expected, asked=more) == ""
+
+
+def test_report_files_not_made_yet_are_named(tmp_path):
+    """Issue 25 item 5: the report leaves out the files the config asks for that do not exist."""
+    path = write_runs(tmp_path, runs(["resnet18"]))
+    expected = {run_key(i) for i in runs(["resnet18"])}
+    gallery = "results/summary/figures/digits/resnet18/3p3/honest/gallery/proxy_threshold~0.7.png"
+    msg = stale_runs_message(path, expected, left_out=[gallery])
+    assert msg.startswith("OUT OF DATE") and "1 of the report's files the current config asks for do not exist yet" in msg
+    assert gallery in msg and "left out of this report" in msg

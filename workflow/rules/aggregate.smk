@@ -29,8 +29,11 @@ rule fold_summary:
 
 rule aggregate:
     input:
-        runs=fold_summaries(),
-        epochs=[p.replace("summary.csv", "epochs.csv") for p in fold_summaries()],
+        # present(): in a report, a dataset added since the run brings no data rule into its DAG
+        runs=present(fold_summaries()),
+        epochs=present(
+            [p.replace("summary.csv", "epochs.csv") for p in fold_summaries()]
+        ),
     output:
         runs=report(
             f"{SUMMARY}/runs.csv",
@@ -102,9 +105,9 @@ rule leakage_audit:
     """Fails the workflow, naming the files, if a test or validation image (or a proxy made
     from one) ever entered a training set of an honest-protocol run."""
     input:
-        split=expand(SPLIT, dataset=list(config["datasets"])),
-        train_sets=lambda w: train_sets(),
-        manifests=lambda w: proxy_manifests_all(),
+        split=present(expand(SPLIT, dataset=list(config["datasets"]))),
+        train_sets=lambda w: present(train_sets()),
+        manifests=lambda w: present(proxy_manifests_all()),
     output:
         report(
             f"{SUMMARY}/leakage_audit.csv",

@@ -3,6 +3,9 @@
 # arithmetic: proxy_attention.paths; the settings a job gets from the config:
 # proxy_attention.train.settings and proxy_attention.config.
 
+import os
+import sys
+
 from snakemake.iocontainers import Wildcards
 from snakemake.utils import Paramspace
 
@@ -132,6 +135,27 @@ def category(name: str) -> str:
     return report_categories.numbered(name, screen=STAGE == "screen")
 
 
+# `snakemake --report` (also `--report=...`): the report is built from the results that exist.
+# Not with --report-after-run, which first runs the jobs (present() would hide their targets).
+REPORTING = any(
+    a == "--report" or a.startswith("--report=") for a in sys.argv
+) and not any(a.startswith("--report-after-run") for a in sys.argv)
+
+
+def present(files: list[str]) -> list[str]:
+    """``files`` as they are; in `snakemake --report` only those that exist.
+
+    Snakemake's report stops at the first file marked for it that does not exist, anywhere in the
+    DAG of its targets: after a grid value, fold or dataset is added, or a fold deleted, no report
+    at all. The report's targets (Snakefile, rule all) and the grid-wide inputs through which a new
+    dataset's data rules would enter its DAG go through this; what the config asks for and does not
+    exist yet is named on the report's first screen (OUT OF DATE, report/staleness.py).
+    """
+    if not REPORTING:
+        return files
+    return [f for f in files if os.path.exists(f)]
+
+
 def dataset_options(dataset) -> dict:
     return DATASET_OPTIONS.get(dataset) or {}
 
@@ -242,7 +266,8 @@ def selected_names(at_parse_time: bool = False) -> list[str]:
     # imported here: only a screened grid needs it (pandas and scipy at every parse otherwise)
     from proxy_attention.analysis.selection import chosen_configs
 
-    if at_parse_time:
+    # a report shows what exists: never the checkpoint's job
+    if at_parse_time or REPORTING:
         if not os.path.exists(SELECTION):
             return []
         path = SELECTION
@@ -394,6 +419,17 @@ def proxy_step_params(wildcards) -> dict:
     )
 
 
+def trained_with_now(wildcards) -> dict[str, dict]:
+    """For the report's staleness check: the training settings every round of the fold's runs would
+    be given now, by its metrics.json (which records those it was trained with)."""
+    settings = round_settings(wildcards)
+    return {
+        metrics: settings
+        for run in run_rounds(wildcards, at_parse_time=True)
+        for metrics in run["metrics"]
+    }
+
+
 def let_go(outputs: dict) -> dict:
     """A round's outputs with its checkpoint temp() (keep_intermediate_rounds: false, train.smk)."""
     return {**outputs, "checkpoint": temp(outputs["checkpoint"])}
@@ -496,7 +532,8 @@ def benchmark_inputs(wildcards) -> dict:
             train = run["train_benchmark"]
             for path in train:  # results/benchmarks/train/<round dir>.tsv
                 bench[round_rule(path.removesuffix(".tsv"))].add(path)
-    return {name: sorted(files) for name, files in bench.items() if files}
+    bench = {name: present(sorted(files)) for name, files in bench.items()}
+    return {name: files for name, files in bench.items() if files}
 
 
 # --- Explanations (explain.smk) ---

@@ -42,7 +42,5 @@ def report_footprint() -> None:
         logger.warning(f"WARNING: {warning}")
 
 
-if workflow.is_main_process and not any(
-    a == "--report" or a.startswith("--report=") for a in sys.argv
-):
+if workflow.is_main_process and not REPORTING:
     report_footprint()

@@ -117,3 +117,30 @@ def all_targets() -> list[str]:
             else []
         ),
     ]
+
+
+def report_targets() -> list[str]:
+    """all_targets(); in `snakemake --report` those that exist (common.smk: present), and the
+    report's first screen says when runs.csv holds other runs than the current config asks for,
+    runs trained with other settings, or when report files the config asks for are left out
+    because they do not exist yet (workflow/report/workflow.rst)."""
+    targets = all_targets()
+    if not REPORTING:
+        return targets
+    from proxy_attention.report.staleness import run_key, stale_runs_message
+
+    expected, asked = set(), {}
+    for w in fold_keys():
+        expected |= {run_key(run) for run in run_rounds(w, at_parse_time=True)}
+        asked.update(trained_with_now(w))
+    made = present(targets)
+    runs_csv = f"{SUMMARY}/runs.csv"
+    config["_report_warning"] = stale_runs_message(
+        runs_csv,
+        expected,
+        asked=asked,
+        left_out=(
+            [t for t in targets if t not in made] if os.path.exists(runs_csv) else []
+        ),
+    )
+    return made

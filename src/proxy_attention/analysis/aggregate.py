@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from proxy_attention.config import PROXY_GRID_KEYS
+from proxy_attention.report.staleness import TRAINED_WITH
 
 # Columns that identify a run and round; the rest are hyperparameters and measurements.
 RUN_KEYS = ["dataset", "model", "schedule", "augmentation", "seed", "fold", "method", "config"]
@@ -93,6 +94,7 @@ def run_tables(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
         for i, (path, step, tb, pb) in enumerate(zip(run["metrics"], steps, train_bench, proxy_bench)):
             m = json.loads(Path(path).read_text())
             m.pop("test_pred", None)
+            m.pop(TRAINED_WITH, None)  # the settings it was trained with: for the report's staleness check
             m.update(ident)
             m.update(proxy_step_stats(step))
             no_pixel += bool(m.get("proxies_written")) and m.get("proxies_unchanged") == m.get("proxies_written")

@@ -43,6 +43,7 @@ from proxy_attention.errors import CheckpointError
 from proxy_attention.models import create_model, freeze_backbone, load_checkpoint
 from proxy_attention.proxy.search import KEY as SEARCH_KEY
 from proxy_attention.proxy.search import record_predictions
+from proxy_attention.report.staleness import TRAINED_WITH
 from proxy_attention.train.schedule import Schedule
 from proxy_attention.train.settings import TrainSettings
 
@@ -352,6 +353,8 @@ def train_round(
     ``search`` (``x``, ``y``, ``rows``), given when a proxy step follows this
     round: the misclassified search over those original training images is run with the
     trained model and recorded in the checkpoint (``search.py``), so the proxy step need not.
+    metrics.json keeps ``settings`` (less the class names) under ``trained_with``: the report checks
+    that its runs were trained with what the config now asks (report/staleness.py).
     """
     t0 = time.time()
     start, stop = schedule.epoch_range(round_)
@@ -417,6 +420,7 @@ def train_round(
         "optimizer_steps": trainer.optimizer_steps,
         "round_wall_s": time.time() - t0,
         "test_pred": test["pred"],
+        TRAINED_WITH: {k: v for k, v in asdict(settings).items() if k != "classes"},
     }
     epochs = pd.DataFrame([h for h in trainer.history if h["round"] == round_])
     for k, v in (run_info or {}).items():
