@@ -262,7 +262,7 @@ def cam_maps(
                     )
                     if result is None or len(result) != stop - start:
                         raise CamError("the CAM returned no map for some images")
-                    out[start:stop] = result
+                    out[start:stop] = torch.as_tensor(result, device=device)  # (the library's classes: NumPy)
                     filled = stop
                     if on_batch is not None:
                         if not torch.isfinite(out[start:stop]).all():
