@@ -388,7 +388,7 @@ def bench_augmentations(args) -> None:
         print(f"   {name:17s} {fmt(best[name]):>8s} img/s  ratio to none {best[name] / plain:.2f}  "
               f"cost {100 * (1 - best[name] / plain):+.0f} %{extra}")
     if cam_arms:
-        print(f"   the extra pass alone (Trainer._cam: the GradCAM of each batch's true class, forward + backward "
+        print(f"   the extra pass alone (Trainer._cam: the GradCAM of each batch's true class, forward + the backward pass down to its layer "
               f"in eval mode, maps on the device) {fmt(best['(extra pass)'])} img/s = "
               f"{1000 / best['(extra pass)']:.2f} ms/img")
 
