@@ -145,3 +145,32 @@ def test_a_step_that_changed_no_pixel_says_so_in_its_log_stats_and_the_report(tm
     assert "3 proxy step(s) that changed no pixel in its 3 run(s)" in note
     assert "**Warning**" in answer_rst(table) and "changed no pixel" in answer_rst(table)
     assert "changed no pixel" in comparison_html(table)
+
+
+def test_every_cam_method_writes_the_proxies_the_library_would(tmp_path, monkeypatch):
+    """The step's CAMs are made on the model's device (proxy/cams.py); with pytorch-grad-cam's own classes
+    it writes the same proxies: maps within 1e-5 (tests/test_cams.py), so a pixel may be edited differently
+    only where its CAM is within 1e-5 of the threshold, and elsewhere differ by at most one level of 255
+    (the product rounded at .5)."""
+    from proxy_attention.proxy import cams as cams_module
+
+    ckpt, x, y = make_checkpoint(tmp_path, size=48, n=16)
+    t = 0.3
+    for method in sorted(cams_module.CAM_METHODS):
+        kw = dict(cam_method=method, proxy_threshold=t, subset_wrong=0.25 if method == "scorecam" else 1.0)
+        ours = step(ckpt, x, y, tmp_path / method, **kw)
+        with monkeypatch.context() as m:
+            m.setattr(cams_module, "CAM_METHODS", cams_module.LIBRARY_CAM_METHODS)
+            ref = step(ckpt, x, y, tmp_path / f"{method}-library", **kw)
+        assert len(ref) > 0
+        pd.testing.assert_frame_equal(ours.drop(columns="frac_changed"), ref.drop(columns="frac_changed"))
+        cam_ours = np.load(tmp_path / method / "cams.npz")["cam"]
+        cam_ref = np.load(tmp_path / f"{method}-library" / "cams.npz")["cam"]
+        assert np.abs(cam_ours - cam_ref).max() <= 1e-5, method
+        near = np.abs(cam_ref - t) <= 1e-5  # (N, H, W): where `cam >= t` may go either way
+        for i, f in enumerate(ref.proxy_file):
+            a = np.asarray(Image.open(tmp_path / method / f), dtype=np.int16)
+            b = np.asarray(Image.open(tmp_path / f"{method}-library" / f), dtype=np.int16)
+            diff = np.abs(a - b).max(axis=2)
+            assert (diff[~near[i]] <= 1).all(), (method, f)
+        np.testing.assert_allclose(ours.frac_changed, ref.frac_changed, atol=near.mean(axis=(1, 2)).max() + 1e-12)

@@ -21,7 +21,7 @@ from proxy_attention.data.tensors import Normalize
 from proxy_attention.models import cam_target, load_checkpoint, model_from_checkpoint
 from proxy_attention.npzstream import NpzWriter
 from proxy_attention.proxy import step as step_mod
-from proxy_attention.proxy.cams import compute_cams
+from proxy_attention.proxy.cams import cam_maps, compute_cams
 from proxy_attention.proxy.replacement import proxy_images
 from proxy_attention.proxy.step import ProxySettings, run_proxy_step
 
@@ -131,9 +131,9 @@ def test_the_step_hands_the_cam_one_batch_at_a_time(tmp_path, monkeypatch):
 
     def recording(model, inputs, *args, **kw):
         seen.append(len(inputs))
-        return compute_cams(model, inputs, *args, **kw)
+        return cam_maps(model, inputs, *args, **kw)
 
-    monkeypatch.setattr(step_mod, "compute_cams", recording)
+    monkeypatch.setattr(step_mod, "cam_maps", recording)
     manifest = streamed_step(ckpt, x, y, tmp_path / "p", proxy_settings())
     assert len(manifest) > BATCH
     assert sum(seen) == len(manifest) and max(seen) <= BATCH

@@ -30,7 +30,7 @@ from proxy_attention.data.tensors import Normalize
 from proxy_attention.devices import resolve_device
 from proxy_attention.npzstream import NpzWriter
 from proxy_attention.models import cam_target, load_checkpoint, model_from_checkpoint
-from proxy_attention.proxy.cams import check_cam_grid, compute_cams
+from proxy_attention.proxy.cams import cam_maps, check_cam_grid
 from proxy_attention.proxy.replacement import proxy_images
 from proxy_attention.proxy.search import predict_with_loss, recorded_predictions
 from proxy_attention.proxy.selection import choose_subset, select_wrong  # noqa: F401 (choose_subset: public here too)
@@ -150,14 +150,15 @@ def run_proxy_step(
         with npz.stream("cam", (len(chosen),) + tuple(train_x.shape[2:]), np.float32) as append_cams:
             for start in range(0, len(chosen), settings.batch_size):
                 stop = min(len(chosen), start + settings.batch_size)
-                x01 = train_x[chosen[start:stop]].float().div_(255)
-                cams = compute_cams(model, normalize(x01.to(dev)), targets[start:stop], settings.cam_method,
-                                    layer_name, layer, reshape, batch_size=settings.batch_size)
-                append_cams(cams)
-                proxies, mask = proxy_images(x01, torch.from_numpy(cams), settings.proxy_threshold,
+                x01 = train_x[chosen[start:stop]].to(dev).float().div_(255)
+                cams = cam_maps(model, normalize(x01), targets[start:stop], settings.cam_method,
+                                layer_name, layer, reshape, batch_size=settings.batch_size)
+                append_cams(cams.cpu().numpy())
+                # edited on the device; only the maps (for cams.npz) and the uint8 proxies come back
+                proxies, mask = proxy_images(x01, cams, settings.proxy_threshold,
                                              settings.proxy_image_weight, settings.replacement)
-                frac_changed[start:stop] = mask.float().mean(dim=(1, 2)).numpy()
-                png = (proxies * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+                frac_changed[start:stop] = mask.float().mean(dim=(1, 2)).cpu().numpy()
+                png = (proxies * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
                 pngs.write(names[start:stop], png)
     labels = train_y[chosen].numpy()
     pred_idx = preds[chosen].numpy()

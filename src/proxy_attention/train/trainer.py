@@ -227,14 +227,14 @@ class Trainer:
         """The saliency-guided methods' map: the model being trained's GradCAM of each image's true
         class, (N, H, W) in [0, 1] (eval mode for the CAM, train mode restored; fp32)."""
         from proxy_attention.models import cam_target
-        from proxy_attention.proxy.cams import compute_cams
+        from proxy_attention.proxy.cams import cam_maps
 
         if self._saliency_layer is None:
             self._saliency_layer = cam_target(self.model, self.s.saliency_layer)
         name, layer, reshape = self._saliency_layer
-        cams = compute_cams(self.model, self._finish(x01), y.tolist(), "gradcam", name, layer, reshape,
-                            batch_size=len(x01))
-        return torch.from_numpy(cams).to(x01.device)
+        cams = cam_maps(self.model, self._finish(x01), y.tolist(), "gradcam", name, layer, reshape,
+                        batch_size=len(x01))
+        return cams.to(x01.device)
 
     def _batch(self, xb: torch.Tensor, yb: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """A training batch: model input and targets (class indices, or mixed soft targets)."""
