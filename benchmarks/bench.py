@@ -11,7 +11,14 @@
 5. training throughput of every augmentation arm against the plain epoch (same model, data, threads);
 6. start-up of each kind of job (training, proxy step, explain, table, plot, data): its script's
    imports in a fresh interpreter, and which heavy libraries (torch, grad-cam, matplotlib...) it loads;
-   and the same job handed to a running warm worker of its kind (proxy_attention.workers).
+   and the same job handed to a running warm worker of its kind (proxy_attention.workers);
+7. the proxy step's peak memory for two sizes of the edited set;
+8. (only with --only e2e) a config end to end with training.device = --device and then cpu,
+   runs.csv side by side.
+
+1, 2 and 5 run on --device (default auto: CUDA where available), the bare loop with the Trainer's
+autocast and memory format; --cuda-paths takes the CUDA-only paths on the CPU. On a GPU machine
+benchmarks/gpu_check.sh runs 1, 2, 5 and 8 at resnet50 224 px beside the published anchors.
 
 Targets (2-core CPU): 1. >= 0.9, 2. >= 0.7, 3. each < 30 s, 5. tensor methods (mixup, cutmix,
 random_erasing) cost <= 20 %, 7. the step's peak grows by at most 100 MB from 1,000 to 4,000
@@ -64,12 +71,52 @@ def best_of(fns: dict, repeats: int) -> dict:
     return best
 
 
-def timed(fn, n):
+def timed(fn, n, device=None):
+    """``fn`` as a ``best_of`` entry: (images, seconds); on CUDA the clock stops when the GPU is done."""
     def run():
         t = time.perf_counter()
         fn()
+        if device is not None and device.type == "cuda":
+            import torch
+
+            torch.cuda.synchronize(device)
         return n, time.perf_counter() - t
     return run
+
+
+# Published training throughputs at 224 px (../shared/reference/NOTES.md §5 and §7), printed beside line 1.
+ANCHORS = {
+    "resnet18": [("timm, RTX 3090, AMP, channels_last", 3482)],
+    "resnet50": [("timm, RTX 3090, AMP, channels_last", 1218), ("NVIDIA, one A100 80GB, AMP", 2470)],
+}
+# The thesis's proxy step on its GPU: ~1.2k proxy images with GradCAM++ in ~9 s (NOTES.md §5).
+THESIS_PROXY = 1200 / 9
+
+
+def where(trainer) -> str:
+    """How a Trainer computes, for the printed lines: empty for the plain CPU run (the lines stay as they were)."""
+    if not trainer.cuda_paths:
+        return ""
+    import torch
+
+    dev = trainer.device
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU with the CUDA paths"
+    amp = str(trainer.amp_dtype).replace("torch.", "") if trainer.amp_dtype else "fp32"
+    layout = ", channels_last" if trainer.s.channels_last else ""
+    compiled = ", torch.compile" if trainer.forward is not trainer.model else ""
+    return f" on {dev} ({name}: {amp}{layout}{compiled})"
+
+
+def anchor_line(model: str, img_size: int, ours: float) -> str | None:
+    """The published anchors of ``model`` beside this run's figure (a ratio only at their 224 px)."""
+    if model not in ANCHORS:
+        return None
+    parts = []
+    for label, value in ANCHORS[model]:
+        ratio = f" = {ours / value:.2f} x" if img_size == 224 else ""
+        parts.append(f"{label} {value:,} img/s{ratio}")
+    note = "" if img_size == 224 else f" (at 224 px; this run {img_size} px: no ratio)"
+    return f"   published anchors, {model} 224 px training (NOTES.md §5, §7): " + "; ".join(parts) + note
 
 
 def bench_training(args) -> None:
@@ -87,31 +134,44 @@ def bench_training(args) -> None:
 
     # project code: Trainer.train_epoch (uint8 cache -> float, batched augmentation, normalise)
     s = TrainSettings(model=args.model, num_classes=10, classes=[str(i) for i in range(10)], img_size=args.img_size,
-                      batch_size=args.batch_size, crop_pad=2, hflip=True, deterministic=False)
-    trainer = Trainer(s, parse_schedule(str(10 * args.repeats)), threads=args.threads)
+                      batch_size=args.batch_size, crop_pad=2, hflip=True, deterministic=False, device=args.device,
+                      amp=args.amp, compile=args.compile)
+    trainer = Trainer(s, parse_schedule(str(10 * args.repeats)), threads=args.threads, cuda_paths=args.cuda_paths)
+    dev = trainer.device
+    x, y = trainer.stage(x), trainer.stage(y)  # on a GPU the round's images live there, as in train_round
 
-    # the plainest loop: same model and optimizer, normalised float data already in memory
+    # the plainest loop: same model and optimizer, normalised float data already in memory (on the device),
+    # with the Trainer's autocast and memory format (so on a GPU: AMP and channels_last, as timm's anchors)
     torch.manual_seed(0)
-    model = timm.create_model(args.model, num_classes=10)
+    model = timm.create_model(args.model, num_classes=10).to(dev)
+    layout = torch.channels_last if trainer.cuda_paths and s.channels_last else torch.contiguous_format
+    model = model.to(memory_format=layout)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-5)
-    xf = (x.float() / 255 - 0.45) / 0.225
+    scaler = torch.amp.GradScaler(dev.type, enabled=trainer.amp_dtype == torch.float16)
+    xf = ((x.float() / 255 - 0.45) / 0.225).contiguous(memory_format=layout)
 
     def bare_epoch():
         model.train()
-        perm = torch.randperm(n)
+        perm = torch.randperm(n, device=dev)
         for b in range(0, n, args.batch_size):
             idx = perm[b : b + args.batch_size]
-            loss = F.cross_entropy(model(xf[idx]), y[idx])
+            with torch.autocast(dev.type, dtype=trainer.amp_dtype or torch.float32, enabled=trainer.amp_dtype is not None):
+                loss = F.cross_entropy(model(xf[idx]), y[idx])
             opt.zero_grad()
-            loss.backward()
-            opt.step()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
 
     trainer.train_epoch(x[: args.batch_size * 2], y[: args.batch_size * 2])  # warm-up both
     bare_epoch()
-    best = best_of({"ours": timed(lambda: trainer.train_epoch(x, y), n), "bare": timed(bare_epoch, n)}, args.repeats)
-    print(f"1. training {args.model} {args.img_size}px bs{args.batch_size} {args.threads} threads, {n} images: "
-          f"project {fmt(best['ours'])} img/s, bare loop {fmt(best['bare'])} img/s, "
+    best = best_of({"ours": timed(lambda: trainer.train_epoch(x, y), n, dev), "bare": timed(bare_epoch, n, dev)},
+                   args.repeats)
+    print(f"1. training {args.model} {args.img_size}px bs{args.batch_size} {args.threads} threads{where(trainer)}, "
+          f"{n} images: project {fmt(best['ours'])} img/s, bare loop {fmt(best['bare'])} img/s, "
           f"ratio {best['ours'] / best['bare']:.2f} (target >= 0.9; best of {args.repeats} interleaved epochs)")
+    anchors = anchor_line(args.model, args.img_size, best["ours"]) if args.anchors else None
+    if anchors:
+        print(anchors)
 
 
 def bench_proxy(args) -> None:
@@ -121,6 +181,7 @@ def bench_proxy(args) -> None:
 
     from proxy_attention.atomic import torch_save
     from proxy_attention.data.tensors import Normalize
+    from proxy_attention.devices import resolve_device
     from proxy_attention.models import cam_target, create_model
     from proxy_attention.proxy.search import KEY, record_predictions
     from proxy_attention.proxy.step import ProxySettings, run_proxy_step
@@ -130,15 +191,16 @@ def bench_proxy(args) -> None:
     except ImportError:
         cam_maps = None
     torch.set_num_threads(args.threads)
+    dev = resolve_device(args.device)
     n = args.proxy_images
     x, y = synthetic(n, args.img_size, 10, seed=1)
     torch.manual_seed(0)
-    model = create_model(args.model, 10)
-    norm = Normalize()
+    model = create_model(args.model, 10).to(dev)
+    norm = Normalize(device=dev)
     # labels = anything but the prediction, so every image is misclassified and gets a CAM
     with torch.no_grad():
         model.eval()
-        pred = torch.cat([model(norm(x[i:i + 256].float() / 255)).argmax(1) for i in range(0, n, 256)])
+        pred = torch.cat([model(norm(x[i:i + 256].to(dev).float() / 255)).argmax(1).cpu() for i in range(0, n, 256)])
     y = (pred + 1) % 10
     rows = np.arange(n)
     tmp = Path(tempfile.mkdtemp())
@@ -148,19 +210,19 @@ def bench_proxy(args) -> None:
     bare_ckpt, recorded_ckpt = tmp / "bare.pt", tmp / "recorded.pt"
     torch_save(bare_ckpt, state)  # no recorded search: the proxy step searches itself
     # as the pipeline writes it: the training job records the search (search.py) in its checkpoint
-    torch_save(recorded_ckpt, {**state, KEY: record_predictions(model, x, y, rows, norm, args.batch_size, "cpu")})
+    torch_save(recorded_ckpt, {**state, KEY: record_predictions(model, x, y, rows, norm, args.batch_size, dev)})
     settings = ProxySettings(cam_method="gradcampp", proxy_threshold=0.5, proxy_image_weight=0.5,
                              batch_size=args.batch_size, cam_target_layer=args.cam_layer)
     paths = [f"img{i}.png" for i in range(n)]
     layer_name, layer, reshape = cam_target(model, args.cam_layer)
-    inputs = norm(x.float() / 255)
+    inputs = norm(x.to(dev).float() / 255)
 
     def step(ckpt):
         return lambda: run_proxy_step(ckpt, x, y, rows, paths, [str(i) for i in range(10)], settings, seed=0, round_=1,
-                                      out_dir=tmp / "proxy1", device="cpu", threads=args.threads)
+                                      out_dir=tmp / "proxy1", device=str(dev), threads=args.threads)
 
     def search_in_training():  # what the training job adds to its round when a proxy step follows
-        record_predictions(model, x, y, rows, norm, args.batch_size, "cpu")
+        record_predictions(model, x, y, rows, norm, args.batch_size, dev)
 
     def bare():
         with GradCAMPlusPlus(model=model, target_layers=[layer], reshape_transform=reshape) as cam:
@@ -171,10 +233,10 @@ def bench_proxy(args) -> None:
     def bare_device():  # the pipeline's own CAM classes, maps kept as tensors on the model's device
         cam_maps(model, inputs, pred.tolist(), "gradcampp", layer_name, layer, reshape, batch_size=args.batch_size)
 
-    fns = {"job": timed(step(recorded_ckpt), n), "searching": timed(step(bare_ckpt), n),
-           "search": timed(search_in_training, n), "bare": timed(bare, n)}
+    fns = {"job": timed(step(recorded_ckpt), n, dev), "searching": timed(step(bare_ckpt), n, dev),
+           "search": timed(search_in_training, n, dev), "bare": timed(bare, n, dev)}
     if cam_maps is not None:
-        fns["bare_device"] = timed(bare_device, n)
+        fns["bare_device"] = timed(bare_device, n, dev)
     best = best_of(fns, args.repeats)
     shutil.rmtree(tmp)
     both = 1 / (1 / best["job"] + 1 / best["search"])  # step + the search the training job ran for it
@@ -183,7 +245,8 @@ def bench_proxy(args) -> None:
         f"{fmt(best['bare_device'])} img/s, ratio {best['bare_device'] / best['bare']:.2f} to the library's; "
         f"the step against it {best['job'] / best['bare_device']:.2f}, with the search "
         f"{both / best['bare_device']:.2f}\n")
-    print(f"2. proxy step {args.model} {args.img_size}px GradCAM++ at '{layer_name}', {n} wrong images "
+    on = "" if dev.type == "cpu" else f" on {dev} ({torch.cuda.get_device_name(dev)})"
+    print(f"2. proxy step {args.model} {args.img_size}px GradCAM++ at '{layer_name}'{on}, {n} wrong images "
           f"(best of {args.repeats} interleaved runs; bare batched CAM, pytorch-grad-cam's GradCAMPlusPlus, "
           f"{fmt(best['bare'])} img/s):\n"
           f"   proxy step as the pipeline runs it (search recorded by training) {fmt(best['job'])} img/s, "
@@ -192,6 +255,9 @@ def bench_proxy(args) -> None:
           f"ratio {both / best['bare']:.2f} (target >= 0.8)\n"
           f"   a proxy step that searches itself (a checkpoint without a record) {fmt(best['searching'])} img/s, "
           f"ratio {best['searching'] / best['bare']:.2f}\n" + device_line, end="")
+    if args.anchors:
+        print(f"   published anchor: the thesis's proxy step, ~1.2k images with GradCAM++ in ~9 s on its GPU, "
+              f"about {fmt(THESIS_PROXY)} img/s (NOTES.md §5); this run {best['job'] / THESIS_PROXY:.2f} x")
 
 
 THESIS_GRID = """
@@ -362,10 +428,14 @@ def bench_augmentations(args) -> None:
     for name in methods:
         s = TrainSettings(model=args.model, num_classes=10, classes=[str(i) for i in range(10)],
                           img_size=args.img_size, batch_size=args.batch_size, crop_pad=2, hflip=True,
-                          deterministic=False, augmentation=name, saliency_layer=args.cam_layer)
-        trainers[name] = Trainer(s, parse_schedule(str(10 * args.repeats)), threads=args.threads)
+                          deterministic=False, augmentation=name, saliency_layer=args.cam_layer, device=args.device,
+                          amp=args.amp)
+        trainers[name] = Trainer(s, parse_schedule(str(10 * args.repeats)), threads=args.threads,
+                                 cuda_paths=args.cuda_paths)
+        x, y = trainers[name].stage(x), trainers[name].stage(y)  # once: on a GPU the images live there
         trainers[name].train_epoch(x[: args.batch_size * 2], y[: args.batch_size * 2])  # warm-up
-    fns = {k: timed(lambda t=t: t.train_epoch(x, y), n) for k, t in trainers.items()}
+    dev = next(iter(trainers.values())).device
+    fns = {k: timed(lambda t=t: t.train_epoch(x, y), n, dev) for k, t in trainers.items()}
     cam_arms = [k for k, t in trainers.items() if t.augmentation is not None and t.augmentation.needs_cam]
     if cam_arms:  # the extra pass alone: the GradCAM of every batch of the epoch, as the CAM arms ask for it
         cam_trainer = trainers[cam_arms[0]]
@@ -374,11 +444,12 @@ def bench_augmentations(args) -> None:
             for b in range(0, n, args.batch_size):
                 cam_trainer._cam(cam_trainer._to_unit(x[b:b + args.batch_size]), y[b:b + args.batch_size])
 
-        fns["(extra pass)"] = timed(extra_pass, n)
+        fns["(extra pass)"] = timed(extra_pass, n, dev)
     best = best_of(fns, args.repeats)
     plain = best.get("none") or next(iter(best.values()))
     print(f"5. training throughput by augmentation, {args.model} {args.img_size}px bs{args.batch_size} "
-          f"{args.threads} threads, {n} images (best of {args.repeats} interleaved epochs; cost = 1 - ratio):")
+          f"{args.threads} threads{where(next(iter(trainers.values())))}, {n} images "
+          f"(best of {args.repeats} interleaved epochs; cost = 1 - ratio):")
     for name in methods:
         extra = ""
         if name in cam_arms and "none" in best:
@@ -505,6 +576,62 @@ def bench_proxy_memory(args) -> None:
                   + (" (target <= 100 MB from 1,000 to 4,000 at 32 px)" if size == 32 else ""))
 
 
+# The end-to-end run's smaller variant (gpu_check.sh --device cpu): fewer images, no explain jobs.
+E2E_SMALL = {"datasets": {"digits": {"max_per_class": 20}}, "explain": {"enabled": False}}
+E2E_KEYS = ["fold", "method", "config", "round"]
+E2E_FIGURES = ["test_acc", "val_acc", "test_loss", "n_proxies"]
+
+
+def run_workflow(device: str, config: Path, overlay: dict, cores: int, workdir: Path):
+    """``snakemake --cores N`` of ``config`` (+ ``overlay``) with ``training.device: device`` in ``workdir``:
+    (wall seconds, runs.csv). Exits with the run's output when it fails."""
+    import pandas as pd
+    import yaml
+
+    extra = workdir / "bench_overlay.yaml"
+    extra.write_text(yaml.safe_dump({**overlay, "training": {**overlay.get("training", {}), "device": device}}))
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(config), str(extra), "--cores", str(cores)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])))
+    t = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t
+    if out.returncode:
+        print(out.stdout[-3000:], out.stderr[-6000:])
+        raise SystemExit(f"the {device} run of {config.name} failed (snakemake exit {out.returncode})")
+    return wall, pd.read_csv(workdir / "results" / "summary" / "runs.csv")
+
+
+def bench_e2e(args) -> None:
+    """8. A config end to end (the tiny one: every kind of job) on ``--device`` and on the CPU, numbers side by side."""
+    config = Path(args.e2e_config).resolve()
+    overlay = E2E_SMALL if args.e2e_small else {}
+    work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    try:
+        (work / "device").mkdir()
+        (work / "cpu").mkdir()
+        wall_dev, dev = run_workflow(args.device, config, overlay, args.cores, work / "device")
+        wall_cpu, cpu = run_workflow("cpu", config, overlay, args.cores, work / "cpu")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    both = dev.merge(cpu, on=E2E_KEYS, suffixes=("_dev", "_cpu"), how="outer", indicator=True)
+    missing = int((both["_merge"] != "both").sum())
+    print(f"8. end to end, {config.name}{' (small: ' + ', '.join(overlay) + ' overridden)' if overlay else ''}, "
+          f"snakemake --cores {args.cores}: {args.device} {wall_dev:.1f} s (rounds {dev['round_wall_s'].sum():.1f} s), "
+          f"cpu {wall_cpu:.1f} s (rounds {cpu['round_wall_s'].sum():.1f} s); {len(dev)} and {len(cpu)} rows of runs.csv, "
+          f"{missing} in one run only")
+    print(f"   {'fold':>4s} {'method':18s} {'round':>5s} "
+          + " ".join(f"{f + ' ' + args.device + '/cpu':>24s}" for f in E2E_FIGURES) + "  config")
+    for _, r in both[both["_merge"] == "both"].iterrows():
+        print(f"   {r['fold']:>4} {str(r['method']):18s} {r['round']:>5} "
+              + " ".join(f"{format(r[f + '_dev'], '.4g') + ' / ' + format(r[f + '_cpu'], '.4g'):>24s}"
+                         for f in E2E_FIGURES) + f"  {r['config']}")
+    ok = both[both["_merge"] == "both"]
+    deltas = ", ".join(f"max |Δ {f}| {(ok[f + '_dev'] - ok[f + '_cpu']).abs().max():.4g}" for f in E2E_FIGURES)
+    print(f"   {args.device} against cpu: {deltas} (AMP and other kernels on a GPU: small differences "
+          f"are expected; the same device twice gives 0)")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="resnet18")
@@ -515,11 +642,21 @@ def main(argv=None) -> None:
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the best of each side counts")
     p.add_argument("--proxy-images", type=int, default=256)
     p.add_argument("--cam-layer", default=None, help="CAM target layer override (default: timm feature_info)")
-    p.add_argument("--only", nargs="*", choices=["train", "proxy", "dryrun", "startup", "augment", "jobs", "memory"])
+    p.add_argument("--only", nargs="*", choices=["train", "proxy", "dryrun", "startup", "augment", "jobs", "memory", "e2e"],
+                   help="steps to run (default: all but e2e)")
     p.add_argument("--memory-sizes", nargs="*", default=["32:1000,4000", "64:250,1000"],
                    help="for 7: image size and edited-set sizes, e.g. 32:1000,4000")
     p.add_argument("--proxy-memory-child", nargs=2, type=int, metavar=("SIZE", "N"), help=argparse.SUPPRESS)
     p.add_argument("--augmentations", nargs="*", help="arms for step 5 (default: every method)")
+    p.add_argument("--device", default="auto", help="training, proxy step and arms: auto, cpu, cuda[:N]")
+    p.add_argument("--cuda-paths", action="store_true",
+                   help="take the CUDA-only paths (AMP, channels_last) on the CPU too (Trainer's cuda_paths)")
+    p.add_argument("--amp", default="auto", help="1 and 5: training.amp (auto, bf16, fp16, none; CUDA or --cuda-paths)")
+    p.add_argument("--compile", action="store_true", help="1: the project's epoch torch.compile'd (training.compile)")
+    p.add_argument("--anchors", action="store_true", help="print the published anchors beside 1 and 2")
+    p.add_argument("--e2e-config", default=str(REPO / "tests" / "configs" / "tiny.yaml"), help="8: the config")
+    p.add_argument("--e2e-small", action="store_true", help="8: fewer images and no explain jobs (CPU checks)")
+    p.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="8: snakemake --cores")
     args = p.parse_args(argv)
     if args.proxy_memory_child:
         return proxy_memory_child(*args.proxy_memory_child, args)
@@ -528,8 +665,8 @@ def main(argv=None) -> None:
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{args.threads} threads, python {platform.python_version()}")
     steps = {"train": bench_training, "proxy": bench_proxy, "dryrun": bench_dryrun, "startup": bench_startup,
-             "augment": bench_augmentations, "jobs": bench_job_startup, "memory": bench_proxy_memory}
-    for name in args.only or steps:
+             "augment": bench_augmentations, "jobs": bench_job_startup, "memory": bench_proxy_memory, "e2e": bench_e2e}
+    for name in args.only or [k for k in steps if k != "e2e"]:
         steps[name](args)
 
 

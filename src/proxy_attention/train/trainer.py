@@ -56,21 +56,23 @@ TRANSFORMER_PATTERNS = ("vit_*", "deit*", "swin*", "beit*", "eva*", "cait*", "xc
                         "mvitv2*", "maxvit*", "coat*", "crossvit*", "tnt*", "volo*", "flexivit*", "samvit*")
 
 
-def amp_dtype(settings: TrainSettings, device: torch.device, bf16_supported: bool | None = None):
+def amp_dtype(settings: TrainSettings, device: torch.device, bf16_supported: bool | None = None,
+              cuda_paths: bool = False):
     """The autocast dtype of training, or ``None`` for fp32.
 
-    AMP is CUDA only. ``fp32_models`` (glob patterns) switch it off for matching models;
+    AMP is CUDA only (``cuda_paths``: on any device, see :class:`Trainer`; a CPU supports bf16).
+    ``fp32_models`` (glob patterns) switch it off for matching models;
     ``auto`` picks bf16 where supported, else fp16, except for attention models
     (:data:`TRANSFORMER_PATTERNS`), which get fp32 instead of fp16.
     """
     if settings.amp not in ("auto", "bf16", "fp16", "none"):
         raise ValueError(f"training.amp must be auto, bf16, fp16 or none, got {settings.amp!r}")
-    if device.type != "cuda" or settings.amp == "none" or _matches(settings.model, settings.fp32_models):
+    if not (device.type == "cuda" or cuda_paths) or settings.amp == "none" or _matches(settings.model, settings.fp32_models):
         return None
     if settings.amp == "fp16":
         return torch.float16
     if bf16_supported is None:
-        bf16_supported = torch.cuda.is_bf16_supported()
+        bf16_supported = torch.cuda.is_bf16_supported() if device.type == "cuda" else True
     if settings.amp == "bf16":
         return torch.bfloat16 if bf16_supported else torch.float16
     if bf16_supported:
@@ -92,9 +94,17 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 class Trainer:
-    """Model, optimizer and LR schedule of one run, restorable from a checkpoint dict."""
+    """Model, optimizer and LR schedule of one run, restorable from a checkpoint dict.
 
-    def __init__(self, settings: TrainSettings, schedule: Schedule, threads: int | None = None):
+    AMP (``training.amp``), channels_last and ``training.compile`` apply on CUDA only.
+    ``cuda_paths=True`` takes those same code paths on any device -- autocast (bf16 on a CPU, or
+    fp16 with the grad scaler), channels_last weights and batches, ``torch.compile`` -- so that the
+    tests and ``benchmarks/gpu_check.sh --device cpu`` run on a CPU what a GPU runs. No config key
+    sets it: a run's numbers never depend on it but through those settings.
+    """
+
+    def __init__(self, settings: TrainSettings, schedule: Schedule, threads: int | None = None,
+                 cuda_paths: bool = False):
         self.s = settings
         self.schedule = schedule
         if threads:
@@ -103,16 +113,18 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
         self.device = resolve_device(settings.device)
-        self.amp_dtype = amp_dtype(settings, self.device)
+        # the CUDA-only paths (AMP, channels_last, compile) are taken: on CUDA, or anywhere on request
+        self.cuda_paths = self.device.type == "cuda" or cuda_paths
+        self.amp_dtype = amp_dtype(settings, self.device, cuda_paths=cuda_paths)
         torch.manual_seed(settings.seed)  # deterministic initial weights
         self.model = create_model(settings.model, settings.num_classes, settings.pretrained, settings.model_kwargs)
         self.model = self.model.to(self.device)
-        if settings.channels_last and self.device.type == "cuda":
+        if settings.channels_last and self.cuda_paths:
             self.model = self.model.to(memory_format=torch.channels_last)
         # the module that runs batches: torch.compile'd on request; state_dict and CAMs use the eager self.model
         self.forward = self.model
         if settings.compile:
-            if self.device.type == "cuda":
+            if self.cuda_paths:
                 self.forward = torch.compile(self.model)
             else:
                 log.info("training.compile applies on CUDA only; %s trains eagerly", self.device)
@@ -135,7 +147,7 @@ class Trainer:
             warmup_epochs=settings.warmup_epochs,
             min_lr=settings.min_lr,
         )
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.epoch = 0  # global epochs finished
         self.images_seen = 0
         self.optimizer_steps = 0
@@ -213,9 +225,9 @@ class Trainer:
         return x
 
     def _finish(self, x01: torch.Tensor) -> torch.Tensor:
-        """[0, 1] images -> normalised model input (channels_last on CUDA)."""
+        """[0, 1] images -> normalised model input (channels_last on CUDA, or with ``cuda_paths``)."""
         x = self.normalize(x01)
-        if self.s.channels_last and self.device.type == "cuda":
+        if self.s.channels_last and self.cuda_paths:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
@@ -344,12 +356,14 @@ def train_round(
     threads: int | None = None,
     stop_after_epochs: int | None = None,
     search: dict | None = None,
+    cuda_paths: bool = False,
 ) -> dict:
     """Train round ``round_`` of ``schedule`` and evaluate; write checkpoint, metrics and epoch table.
 
     ``data`` holds uint8 tensors ``train_x``/``train_y`` (originals plus any proxies),
     ``val_x``/``val_y``, ``test_x``/``test_y`` and the count ``n_proxies`` among the training images.
     ``stop_after_epochs`` simulates a crash after that many epochs (tests only).
+    ``cuda_paths`` takes the CUDA-only paths on any device (:class:`Trainer`; tests and gpu_check only).
     ``search`` (``x``, ``y``, ``rows``), given when a proxy step follows this
     round: the misclassified search over those original training images is run with the
     trained model and recorded in the checkpoint (``search.py``), so the proxy step need not.
@@ -358,7 +372,7 @@ def train_round(
     """
     t0 = time.time()
     start, stop = schedule.epoch_range(round_)
-    trainer = Trainer(settings, schedule, threads=threads)
+    trainer = Trainer(settings, schedule, threads=threads, cuda_paths=cuda_paths)
     if round_ > 0:
         if not init_ckpt:
             raise ValueError(f"round {round_} needs the checkpoint of round {round_ - 1}")
