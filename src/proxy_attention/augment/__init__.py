@@ -6,7 +6,8 @@
 - :mod:`.base`      the :class:`~.base.BatchAugmentation` interface and shared RNG plumbing
 - :mod:`.mixing`    mixup, cutmix (timm's Mixup)
 - :mod:`.erasing`   random_erasing (timm), cutout, gridmask (batched)
-- :mod:`.policies`  randaugment, trivialaugment, augmix (torchvision v2, per image)
+- :mod:`.policies`  randaugment, trivialaugment, augmix (torchvision v2's, batched with per-image draws)
+- :mod:`.policy_ops` their ops on a batch, one magnitude per image, grouped by op
 - :mod:`.saliency`  saliencymix, attentive_cutmix, keepaugment (from the papers, with the model's CAM)
 - :mod:`.registry`  ``build_augmentation``: an arm's method from its name and options
 """
