@@ -8,7 +8,7 @@ difference on the report's first screen (workflow/report/workflow.rst):
 - runs the config asks for that runs.csv lacks, and runs in it the config no longer asks for;
 - runs whose result files were deleted after runs.csv was written (``rm -rf .../fold1``);
 - runs trained with other settings than the config now asks for: each round records the
-  settings it was trained with in its metrics.json (:data:`TRAINED_WITH`, train/trainer.py), and
+  settings it was trained with in its metrics.json (:data:`~proxy_attention.train.settings.TRAINED_WITH`, written by train/trainer.py), and
   every setting the config gives a round is compared with them (``training.label_smoothing``
   changed: the runs are stale; a ``batch_size: auto`` is the finder's number and is not compared);
 - the report's own files the config asks for that do not exist yet (a new grid value's gallery),
@@ -21,11 +21,12 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from proxy_attention.train.settings import TRAINED_WITH
+
 # What identifies a run in runs.csv (one row per round of it).
 RUN_KEY = ("dataset", "model", "schedule", "protocol", "augmentation", "seed", "fold", "method", "config")
 # The key of a round's metrics.json that holds the TrainSettings it was trained with (less the class
 # names; train/trainer.py writes it, analysis/aggregate.py keeps it out of runs.csv).
-TRAINED_WITH = "trained_with"
 
 
 def run_key(info: dict) -> tuple[str, ...]:

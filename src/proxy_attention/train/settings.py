@@ -17,6 +17,11 @@ FINDER_FIELDS = ("model", "img_size", "optimizer", "lr", "weight_decay", "device
                  "model_kwargs", "fp32_models")
 
 
+# The key under which a round's metrics.json records the settings it was trained with (the trainer
+# writes it; the report's staleness check compares it with what the config now asks).
+TRAINED_WITH = "trained_with"
+
+
 @dataclass
 class TrainSettings:
     model: str

@@ -43,7 +43,7 @@ from proxy_attention.errors import CheckpointError
 from proxy_attention.models import create_model, freeze_backbone, load_checkpoint
 from proxy_attention.proxy.search import KEY as SEARCH_KEY
 from proxy_attention.proxy.search import record_predictions
-from proxy_attention.report.staleness import TRAINED_WITH
+from proxy_attention.train.settings import TRAINED_WITH
 from proxy_attention.train.schedule import Schedule
 from proxy_attention.train.settings import TrainSettings
 
