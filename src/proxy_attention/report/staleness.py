@@ -8,7 +8,8 @@ difference on the report's first screen (workflow/report/workflow.rst):
 - runs the config asks for that runs.csv lacks, and runs in it the config no longer asks for;
 - runs whose result files were deleted after runs.csv was written (``rm -rf .../fold1``);
 - runs trained with other settings than the config now asks for: each round records the
-  settings it was trained with in its metrics.json (:data:`~proxy_attention.train.settings.TRAINED_WITH`, written by train/trainer.py), and
+  settings it was trained with in its metrics.json (under
+  :data:`~proxy_attention.train.settings.TRAINED_WITH`, written by train/trainer.py), and
   every setting the config gives a round is compared with them (``training.label_smoothing``
   changed: the runs are stale; a ``batch_size: auto`` is the finder's number and is not compared);
 - the report's own files the config asks for that do not exist yet (a new grid value's gallery),
