@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from proxy_attention.proxy.step import choose_subset
+from proxy_attention.proxy.selection import choose_subset
 
 WRONG = np.array([3, 8, 15, 21, 40, 41, 57])
 LOSSES = np.array([0.1, 2.0, 0.5, 3.0, 0.2, 1.0, 0.05])

@@ -33,7 +33,7 @@ from proxy_attention.models import cam_target, load_checkpoint, model_from_check
 from proxy_attention.proxy.cams import cam_maps, check_cam_grid
 from proxy_attention.proxy.replacement import proxy_images
 from proxy_attention.proxy.search import predict_with_loss, recorded_predictions
-from proxy_attention.proxy.selection import choose_subset, select_wrong  # noqa: F401 (choose_subset: public here too)
+from proxy_attention.proxy.selection import select_wrong
 
 log = logging.getLogger(__name__)
 
