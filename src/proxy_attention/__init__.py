@@ -15,7 +15,9 @@ its folder:
 
 Shared by all of them:
 
-- :mod:`proxy_attention.config`    config checks beyond the schema, the proxy grid, labels
+- :mod:`proxy_attention.config`    config checks beyond the schema, the proxy grid
+- :mod:`proxy_attention.modelcheck`  the config's model check (built on the meta device), remembered once passed
+- :mod:`proxy_attention.labels`    short labels of configurations and runs (tables, legends, the report)
 - :mod:`proxy_attention.paths`     the workflow's file layout (path arithmetic of the rules)
 - :mod:`proxy_attention.models`    timm models, checkpoints, CAM target layers
 - :mod:`proxy_attention.devices`   the device resolver and GPU claims of multi-GPU machines
