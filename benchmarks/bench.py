@@ -415,7 +415,7 @@ def bench_job_startup(args) -> None:
 def bench_augmentations(args) -> None:
     import torch
 
-    from proxy_attention.augment.names import METHODS
+    from proxy_attention.augment.table import names
     from proxy_attention.train.schedule import parse_schedule
     from proxy_attention.train.settings import TrainSettings
     from proxy_attention.train.trainer import Trainer
@@ -423,7 +423,7 @@ def bench_augmentations(args) -> None:
     torch.set_num_threads(args.threads)
     n = args.train_images
     x, y = synthetic(n, args.img_size, 10)
-    methods = args.augmentations or list(METHODS)
+    methods = args.augmentations or list(names())
     trainers = {}
     for name in methods:
         s = TrainSettings(model=args.model, num_classes=10, classes=[str(i) for i in range(10)],

@@ -191,6 +191,9 @@ def canonicalize_config(config: dict) -> dict:
 
 
 def check_config(config: dict, check_models: bool = True) -> None:
+    from proxy_attention.augment.options import check_names
+
+    check_names(config)  # the augmentation arms: rows of augment/table.py (the schema leaves the names open)
     for i, spec in enumerate(config["schedules"]):
         try:
             parse_schedule(spec)
