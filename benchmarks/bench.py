@@ -183,11 +183,11 @@ def bench_proxy(args) -> None:
     from proxy_attention.data.tensors import Normalize
     from proxy_attention.devices import resolve_device
     from proxy_attention.models import cam_target, create_model
-    from proxy_attention.proxy.search import KEY, record_predictions
+    from proxy_attention.train.predictions import KEY, record_predictions
     from proxy_attention.proxy.step import ProxySettings, run_proxy_step
 
     try:  # the maps made on the model's device (issue 26); absent from older code
-        from proxy_attention.proxy.cams import cam_maps
+        from proxy_attention.cams import cam_maps
     except ImportError:
         cam_maps = None
     torch.set_num_threads(args.threads)
@@ -209,7 +209,7 @@ def bench_proxy(args) -> None:
              "mean": norm.mean.flatten().tolist(), "std": norm.std.flatten().tolist()}
     bare_ckpt, recorded_ckpt = tmp / "bare.pt", tmp / "recorded.pt"
     torch_save(bare_ckpt, state)  # no recorded search: the proxy step searches itself
-    # as the pipeline writes it: the training job records the search (search.py) in its checkpoint
+    # as the pipeline writes it: the training job records the search (train/predictions.py) in its checkpoint
     torch_save(recorded_ckpt, {**state, KEY: record_predictions(model, x, y, rows, norm, args.batch_size, dev)})
     settings = ProxySettings(cam_method="gradcampp", proxy_threshold=0.5, proxy_image_weight=0.5,
                              batch_size=args.batch_size, cam_target_layer=args.cam_layer)
@@ -241,7 +241,7 @@ def bench_proxy(args) -> None:
     shutil.rmtree(tmp)
     both = 1 / (1 / best["job"] + 1 / best["search"])  # step + the search the training job ran for it
     device_line = "" if cam_maps is None else (
-        f"   the same batched CAM with the pipeline's device classes (proxy/cams.py, no step around it) "
+        f"   the same batched CAM with the pipeline's device classes (cams.py, no step around it) "
         f"{fmt(best['bare_device'])} img/s, ratio {best['bare_device'] / best['bare']:.2f} to the library's; "
         f"the step against it {best['job'] / best['bare_device']:.2f}, with the search "
         f"{both / best['bare_device']:.2f}\n")
@@ -415,7 +415,7 @@ def bench_job_startup(args) -> None:
 def bench_augmentations(args) -> None:
     import torch
 
-    from proxy_attention.augment.names import METHODS
+    from proxy_attention.augment.table import names
     from proxy_attention.train.schedule import parse_schedule
     from proxy_attention.train.settings import TrainSettings
     from proxy_attention.train.trainer import Trainer
@@ -423,7 +423,7 @@ def bench_augmentations(args) -> None:
     torch.set_num_threads(args.threads)
     n = args.train_images
     x, y = synthetic(n, args.img_size, 10)
-    methods = args.augmentations or list(METHODS)
+    methods = args.augmentations or list(names())
     trainers = {}
     for name in methods:
         s = TrainSettings(model=args.model, num_classes=10, classes=[str(i) for i in range(10)],
@@ -488,7 +488,7 @@ def proxy_memory_child(size: int, n: int, args) -> None:
     from proxy_attention.atomic import torch_save
     from proxy_attention.data.tensors import Normalize
     from proxy_attention.models import create_model
-    from proxy_attention.proxy.search import KEY, record_predictions
+    from proxy_attention.train.predictions import KEY, record_predictions
     from proxy_attention.proxy.step import ProxySettings, run_proxy_step
 
     torch.set_num_threads(args.threads)

@@ -11,10 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
+from proxy_attention.cams import compute_cams
 from proxy_attention.data.tensors import IMAGENET_MEAN, IMAGENET_STD, Normalize
 from proxy_attention.errors import CamError
 from proxy_attention.models import cam_target, create_model, model_from_checkpoint
-from proxy_attention.proxy.cams import compute_cams
 from proxy_attention.proxy.step import ProxySettings, predict_with_loss, run_proxy_step
 
 # (timm name, image size, model_kwargs as a user would write them under `model_kwargs:` in config)

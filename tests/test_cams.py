@@ -11,9 +11,9 @@ from pytorch_grad_cam import score_cam
 from pytorch_grad_cam.utils.image import scale_cam_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
+from proxy_attention.cams import CAM_METHODS, LIBRARY_CAM_METHODS, cam_maps, compute_cams, scale_cams
 from proxy_attention.errors import CamError
 from proxy_attention.models import create_model
-from proxy_attention.proxy.cams import CAM_METHODS, LIBRARY_CAM_METHODS, cam_maps, compute_cams, scale_cams
 
 # max abs difference from the library's maps: float32 sums in another order (torch vs NumPy)
 # move a map by a few 1e-7 before and after its min-max scaling; bilinear resizing is the same

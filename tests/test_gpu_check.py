@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from proxy_attention.augment.names import METHODS
+from proxy_attention.augment.table import names
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "gpu_check.sh"
@@ -72,7 +72,7 @@ def test_every_augmentation_arm_has_its_line(cpu_check):
     line(cpu_check, r"^5\. training throughput by augmentation, resnet18 32px bs16 1 threads on cpu \(CPU with the CUDA paths: "
                     r"fp32, channels_last\), 32 images")
     extra = r"  -?\d+\.\d\d ms/img above none = -?\d+\.\d\d x the extra pass \(target <= 1\)"
-    for name in METHODS:  # an arm that needs a CAM is also set against the extra pass it pays for
+    for name in names():  # an arm that needs a CAM is also set against the extra pass it pays for
         line(cpu_check, rf"^   {re.escape(name)}\s+{NUM} img/s  ratio to none \d+\.\d\d  cost [+-]\d+ %({extra})?$")
     for name in ("saliencymix", "attentive_cutmix", "keepaugment"):
         line(cpu_check, rf"^   {name}\s+{NUM} img/s  ratio to none \d+\.\d\d  cost [+-]\d+ %{extra}$")

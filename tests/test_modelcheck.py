@@ -26,16 +26,14 @@ def cache(tmp_path, monkeypatch):
 @pytest.fixture
 def calls(monkeypatch):
     """How often the real build check runs, by model name."""
-    from proxy_attention import config as config_module
-
     seen = []
-    real = config_module.check_model_at_size
+    real = modelcheck.check_model_at_size
 
     def counting(config, name):
         seen.append(name)
         return real(config, name)
 
-    monkeypatch.setattr(config_module, "check_model_at_size", counting)
+    monkeypatch.setattr(modelcheck, "check_model_at_size", counting)
     return seen
 
 
@@ -49,7 +47,7 @@ def test_a_passed_check_runs_once_and_a_changed_input_runs_again(cache, calls, m
                    {"model_kwargs": {"resnet18": {"drop_rate": 0.1}}}):
         modelcheck.check_models({**config, **change})
     assert calls == ["resnet18"] * 4
-    monkeypatch.setattr(modelcheck, "_version", lambda package: "9.9.9")  # another timm and torch
+    monkeypatch.setattr(modelcheck, "package_version", lambda package: "9.9.9")  # another timm and torch
     modelcheck.check_models(config)
     assert calls == ["resnet18"] * 5
 
@@ -100,3 +98,21 @@ def test_a_remembered_check_loads_no_torch(cache):
     first, second = (subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
                                     check=True).stdout.split() for _ in range(2))
     assert first == ["torch", "timm"] and second == []
+
+
+def test_the_remembered_check_covers_its_code_and_not_the_labels(tmp_path):
+    # editing a label (or config.py's other checks) must not run every model check again; editing the check must
+    package = REPO / "src" / "proxy_attention"
+    for name in ("modelcheck.py", "models.py", "config.py", "labels.py"):
+        (tmp_path / name).write_bytes((package / name).read_bytes())
+    before = modelcheck._code_hash(tmp_path)
+    for name in ("labels.py", "config.py"):
+        with open(tmp_path / name, "a") as f:
+            f.write("\n# an edited label\n")
+        assert modelcheck._code_hash(tmp_path) == before, name
+    for name in ("modelcheck.py", "models.py"):
+        with open(tmp_path / name, "a") as f:
+            f.write("\n# an edited check\n")
+        assert modelcheck._code_hash(tmp_path) != before, name
+        before = modelcheck._code_hash(tmp_path)
+    assert modelcheck._code_hash() == modelcheck._code_hash(package)

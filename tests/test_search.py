@@ -9,8 +9,8 @@ import torch
 
 from proxy_attention.data.tensors import Normalize
 from proxy_attention.models import load_checkpoint, model_from_checkpoint
-from proxy_attention.proxy.search import KEY, predict_with_loss, recorded_predictions
 from proxy_attention.proxy.step import ProxySettings, run_proxy_step
+from proxy_attention.train.predictions import KEY, predict_with_loss, recorded_predictions
 from proxy_attention.train.schedule import parse_schedule
 from proxy_attention.train.settings import TrainSettings
 from proxy_attention.train.trainer import train_round

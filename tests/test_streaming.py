@@ -17,11 +17,11 @@ from test_explain import settings as explain_settings
 from test_proxy_step import make_checkpoint
 
 from proxy_attention.analysis import explain as explain_mod
+from proxy_attention.cams import cam_maps, compute_cams
 from proxy_attention.data.tensors import Normalize
 from proxy_attention.models import cam_target, load_checkpoint, model_from_checkpoint
 from proxy_attention.npzstream import NpzWriter
 from proxy_attention.proxy import step as step_mod
-from proxy_attention.proxy.cams import cam_maps, compute_cams
 from proxy_attention.proxy.replacement import proxy_images
 from proxy_attention.proxy.step import ProxySettings, run_proxy_step
 

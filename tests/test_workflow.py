@@ -23,7 +23,7 @@ import yaml
 from conftest import SNAKEMAKE, TINY
 from conftest import run_snakemake as snakemake
 
-from proxy_attention.proxy.search import KEY as SEARCH_KEY
+from proxy_attention.train.predictions import KEY as SEARCH_KEY
 
 RUN = "results/runs/digits/resnet10t/1p1/honest/seed0"
 PROXY = "proxy/cam_method~gradcampp/proxy_threshold~0.5/proxy_image_weight~0.5/subset_wrong~1.0/clear_every_step~False/subset_order~random/replacement~multiply/cam_target~predicted"

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from proxy_attention.proxy.cams import CAM_METHODS
+from proxy_attention.cams import CAM_METHODS
 
 
 def build_parser() -> argparse.ArgumentParser:

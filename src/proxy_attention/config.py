@@ -191,6 +191,9 @@ def canonicalize_config(config: dict) -> dict:
 
 
 def check_config(config: dict, check_models: bool = True) -> None:
+    from proxy_attention.augment.options import check_names
+
+    check_names(config)  # the augmentation arms: rows of augment/table.py (the schema leaves the names open)
     for i, spec in enumerate(config["schedules"]):
         try:
             parse_schedule(spec)
@@ -248,79 +251,6 @@ def _check_folder(name: str, path) -> None:
                           f"(relative paths start in the working directory {Path.cwd()})")
 
 
-def check_model_at_size(config: dict, name: str) -> str | None:
-    """What otherwise fails hours later, in a job: ``cam_target_layer`` naming a module the model
-    lacks (found in the first proxy step), a ViT/Swin built for 224 px trained at ``img_size``
-    without ``model_kwargs`` (``AssertionError: Input height (32) doesn't match model (224)`` in
-    round 0); a CAM layer whose map is 1x1 is a warning. The model is built on the meta device (no weights, no
-    memory; about 0.1 s) and run on one meta image of ``img_size``. Returns the warning, if any.
-    """
-    import difflib
-
-    import timm
-    import torch
-
-    from proxy_attention.errors import CamError
-    from proxy_attention.models import cam_target
-
-    size = int(config["img_size"])
-    kwargs = dict((config.get("model_kwargs") or {}).get(name) or {})
-    kwargs_hint = f"model_kwargs: {{{name}: {{img_size: {size}}}}}"
-    try:
-        with torch.device("meta"):
-            model = timm.create_model(name, pretrained=False, num_classes=2, **kwargs)
-    except TypeError as e:
-        raise ConfigError(f"config key 'model_kwargs.{name}': not accepted by timm: {e}") from None
-    except Exception:  # noqa: BLE001 - a model that cannot be built on meta is checked by its job
-        return
-    layer_name = (config.get("cam_target_layer") or {}).get(name)
-    if layer_name:
-        names = [n for n, _ in model.named_modules() if n]
-        if layer_name not in names:
-            close = difflib.get_close_matches(layer_name, names, n=5, cutoff=0.5)
-            hint = f"; did you mean one of {close}?" if close else f"; its top-level modules are {[n for n in names if '.' not in n]}"
-            raise ConfigError(f"config key 'cam_target_layer.{name}': '{layer_name}' is not a module of {name}{hint}")
-    for mod_name, mod in model.named_modules():
-        built = getattr(mod, "img_size", None)
-        if getattr(mod, "strict_img_size", False) and built is not None and tuple(built) != (size, size):
-            raise ConfigError(
-                f"model '{name}' is built for {tuple(built)[0]}x{tuple(built)[1]} px images ({mod_name or 'model'}."
-                f"img_size) but img_size is {size}; build it for {size} px with `{kwargs_hint}` in the config "
-                "(a ViT may also want a smaller patch_size)")
-    try:
-        layer_name, layer, reshape = cam_target(model, layer_name)
-    except CamError as e:
-        raise ConfigError(f"config key 'cam_target_layer.{name}': {e}") from None
-    seen = {}
-    handle = layer.register_forward_hook(lambda m, i, out: seen.setdefault("out", out[0] if isinstance(out, (tuple, list)) else out))
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.empty(1, 3, size, size, device="meta"))
-    except AssertionError as e:
-        raise ConfigError(f"model '{name}' cannot take {size} px images: {e}; build it for img_size {size} with "
-                          f"`{kwargs_hint}` in the config") from None
-    except Exception:  # noqa: BLE001 - an op without a meta kernel: the job checks it
-        return
-    finally:
-        handle.remove()
-    act = seen.get("out")
-    if act is not None and reshape is not None:
-        try:
-            act = reshape(act)
-        except Exception:  # noqa: BLE001
-            return
-    needs_cams = config.get("explain", {}).get("enabled", False) or any(
-        parse_schedule(spec).n_proxy_steps for spec in config["schedules"])
-    if needs_cams and act is not None and act.ndim == 4 and act.shape[-2] * act.shape[-1] <= 1:
-        # a warning only: a run of the data steps alone, or of round 0, is still fine; the proxy
-        # step and explain jobs refuse it (proxy_attention.proxy.cams.check_cam_grid)
-        return (f"config key 'cam_target_layer.{name}': layer '{layer_name}' has a {act.shape[-2]}x{act.shape[-1]} "
-                f"feature map at img_size {size}, so every CAM is constant and the proxy steps and explain scores "
-                "will refuse it; use a larger img_size or set an earlier layer")
-    return None
-
-
 def proxy_grid(proxy: dict) -> pd.DataFrame:
     """One row per proxy configuration: the product of the grid's lists, in PROXY_GRID_KEYS order."""
     values = [proxy[k] for k in PROXY_GRID_KEYS]
@@ -339,50 +269,6 @@ def proxy_config_name(params: dict) -> str:
 
 def folds_to_run(config: dict) -> list[int]:
     return list(range(config["folds"])) if config["run_folds"] == "all" else sorted(config["run_folds"])
-
-
-ABBREV = {"proxy_threshold": "t", "proxy_image_weight": "w", "subset_wrong": "sub", "clear_every_step": "clear",
-          "subset_order": "order", "replacement": "repl", "cam_target": "target"}
-
-
-def _parts(config: str) -> dict:
-    return dict(p.split("~", 1) for p in str(config).split("/") if "~" in p)
-
-
-def short_config(config: str, keys=None) -> str:
-    """``cam_method~gradcam/proxy_threshold~0.5/...`` -> ``gradcam t=0.5 w=0.5 ...`` for legends.
-
-    ``keys``: the grid keys to show besides the CAM method (default: all). Non-proxy
-    configurations (``baseline``) are returned as they are.
-    """
-    if "~" not in str(config):
-        return str(config)
-    parts = _parts(config)
-    if str(config).startswith("shared/"):  # a control round shared by every configuration with these keys
-        return "shared by " + " ".join(f"{ABBREV.get(k, k)}={v}" for k, v in parts.items())
-    label = [parts.pop("cam_method", "")]
-    label += [f"{ABBREV.get(k, k)}={v}" for k, v in parts.items() if keys is None or k in keys]
-    return " ".join(label)
-
-
-def config_labels(configs, universe=None) -> dict[str, str]:
-    """Short labels of several configurations that show only the grid keys that differ between them
-    (or between the configurations of ``universe``, so that a subset is labelled like the whole)."""
-    configs = list(dict.fromkeys(str(c) for c in configs))
-    proxy = [_parts(c) for c in (configs if universe is None else {str(c) for c in universe})
-             if "~" in c and not c.startswith("shared/")]
-    varying = {k for k in PROXY_GRID_KEYS if len({p.get(k) for p in proxy}) > 1}
-    return {c: short_config(c, varying) for c in configs}
-
-
-def run_labels(methods, configs, universe=None) -> list[str]:
-    """Labels of runs: ``baseline``, the short proxy configuration, or ``<method>: <configuration>``
-    for other methods trained per configuration (e.g. a compute-matched baseline). Labels name the
-    grid keys that vary among ``universe`` (default: among ``configs``)."""
-    methods, configs = [str(m) for m in methods], [str(c) for c in configs]
-    names = config_labels(configs, universe)
-    names.update({c: short_config(c) for c in configs if c.startswith("shared/")})
-    return [names[c] if m in ("proxy", c) else f"{m}: {names[c]}" for m, c in zip(methods, configs)]
 
 
 EXPLAIN_KEYS = ("n_images", "cam_method", "cam_target", "percentiles", "batch_size")

@@ -95,25 +95,25 @@ def measure(model: str, num_classes: int, model_kwargs: dict, optimizer: str) ->
 
 
 def _key(inputs: dict) -> str:
-    from proxy_attention.modelcheck import _version
+    from proxy_attention.modelcheck import package_version
 
-    inputs = {**inputs, "timm": _version("timm"), "torch": _version("torch")}
+    inputs = {**inputs, "timm": package_version("timm"), "torch": package_version("torch")}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def model_sizes(model: str, num_classes: int, model_kwargs: dict | None, optimizer: str) -> ModelSizes:
     """:func:`measure`, remembered in ``footprints.json`` beside the model check's record."""
-    from proxy_attention.modelcheck import _read, _write, cache_dir
+    from proxy_attention.modelcheck import cache_dir, read_record, write_record
 
     inputs = {"model": model, "num_classes": num_classes, "model_kwargs": model_kwargs or {}, "optimizer": optimizer}
     path = cache_dir() / RECORD
-    record = _read(path)
+    record = read_record(path)
     hit = record.get(_key(inputs))
     if isinstance(hit, dict) and {"weights", "optimizer_state"} <= set(hit):
         return ModelSizes(int(hit["weights"]), int(hit["optimizer_state"]))
     sizes = measure(model, num_classes, model_kwargs or {}, optimizer)
     record[_key(inputs)] = {**inputs, "weights": sizes.weights, "optimizer_state": sizes.optimizer}
-    _write(path, record)
+    write_record(path, record)
     return sizes
 
 

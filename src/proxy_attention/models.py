@@ -252,7 +252,7 @@ def cam_target(model: nn.Module, override: str | None = None):
     block's output only reaches the head through the class token) and drop the
     prefix tokens; every other model hooks the last entry of timm's ``feature_info``
     (the last stage), permuted to NCHW for NHWC models such as Swin. A layer that is not
-    there is a :class:`~proxy_attention.proxy.cams.CamError` naming the model and layer.
+    there is a :class:`~proxy_attention.errors.CamError` naming the model and layer.
     """
     from proxy_attention.errors import CamError
 

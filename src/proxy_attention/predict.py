@@ -24,11 +24,11 @@ from PIL import Image
 from pytorch_grad_cam.utils.image import show_cam_on_image
 
 from proxy_attention import atomic
+from proxy_attention.cams import check_cam_grid, compute_cams
 from proxy_attention.data.imagecache import decode_resized
 from proxy_attention.data.tensors import Normalize
 from proxy_attention.devices import resolve_device
 from proxy_attention.models import cam_target, load_checkpoint, model_from_checkpoint
-from proxy_attention.proxy.cams import check_cam_grid, compute_cams
 
 log = logging.getLogger(__name__)
 

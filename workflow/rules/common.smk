@@ -16,8 +16,8 @@ from proxy_attention.config import (
     folds_to_run,
     proxy_config_name,
     proxy_grid,
-    short_config,
 )
+from proxy_attention.labels import short_config
 from proxy_attention.augment.names import arm_dir, arm_name, needs_cam
 from proxy_attention.data.datasets import archive_paths, conversion_options
 from proxy_attention.data.datasets.registry import remote_files

@@ -10,7 +10,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from proxy_attention.config import run_labels
+from proxy_attention.labels import run_labels
 from proxy_attention.logs import setup_logging
 from proxy_attention.report.comparison import confusion_counts, plot_confusion
 from proxy_attention.report.plots import select_group, top_configs

@@ -7,7 +7,7 @@ import html
 import pandas as pd
 
 from proxy_attention.analysis.stats import NO_PIXEL_NOTE
-from proxy_attention.config import run_labels
+from proxy_attention.labels import run_labels
 
 
 def pct(x, signed: bool = False) -> str:

@@ -100,7 +100,7 @@ def arms_rst(table: pd.DataFrame) -> str:
     """The report's first-screen section on the augmentation arms: one RST table per group and question."""
     if table.empty:
         return ""
-    from proxy_attention.config import config_labels
+    from proxy_attention.labels import config_labels
 
     labels = config_labels(table["config"], table["config"])
     lines = ["**Augmentation arms: compared with, and combined with, Proxy Attention (PA)**", ""]

@@ -36,10 +36,10 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
 
 from proxy_attention import atomic
 from proxy_attention.analysis.aggregate import EXPLAIN_SCORES
+from proxy_attention.cams import check_cam_grid, compute_cams
 from proxy_attention.data.tensors import Normalize
 from proxy_attention.devices import resolve_device
 from proxy_attention.models import cam_target, load_checkpoint, model_from_checkpoint
-from proxy_attention.proxy.cams import check_cam_grid, compute_cams
 
 log = logging.getLogger(__name__)
 

@@ -34,9 +34,24 @@ class BatchAugmentation:
       float (N, num_classes) tensor whose rows sum to 1.
     """
 
-    name: str = ""
-    soft_targets: bool = False
-    needs_cam: bool = False
+    # name, needs_cam and soft_targets are the class's row of the table (proxy_attention.augment.table)
+    @property
+    def method(self):
+        from .table import method_of_class
+
+        return method_of_class(type(self))
+
+    @property
+    def name(self) -> str:
+        return self.method.name
+
+    @property
+    def soft_targets(self) -> bool:
+        return self.method.soft_targets
+
+    @property
+    def needs_cam(self) -> bool:
+        return self.method.needs_cam
 
     def __call__(
         self, x01: torch.Tensor, y: torch.Tensor, gen: torch.Generator, cam_fn: Optional[CamFn] = None

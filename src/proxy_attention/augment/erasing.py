@@ -36,8 +36,6 @@ class RandomErasing(BatchAugmentation):
     """Random Erasing: per image with probability ``probability``, 1..``max_count`` boxes of
     area fraction in [min_area, max_area] (split by count), aspect in [0.3, 1/0.3]."""
 
-    name = "random_erasing"
-
     def __init__(
         self, probability: float = 0.25, mode: str = "pixel", max_count: int = 1, min_area: float = 0.02,
         max_area: float = 1 / 3, mean: Sequence[float] = (0.485, 0.456, 0.406),
@@ -66,8 +64,6 @@ class RandomErasing(BatchAugmentation):
 class Cutout(BatchAugmentation):
     """Cutout: with probability ``prob`` per image, a zero box of ``round(size*H) x round(size*W)``
     pixels centred uniformly over the image (clipped at the border)."""
-
-    name = "cutout"
 
     def __init__(self, size: float = 0.5, prob: float = 1.0):
         self.size, self.prob = float(size), float(prob)
@@ -131,8 +127,6 @@ class GridMask(BatchAugmentation):
     the bands instead and keeps only those squares. The offsets ``(dy, dx)`` are uniform over
     ``[0, d - 1]`` and the angle uniform in ``[0, rotate)`` degrees. See :func:`grid_mask`.
     """
-
-    name = "gridmask"
 
     def __init__(
         self, d_min: float = 0.43, d_max: float = 1.0, ratio: float = 0.6, mode: int = 1,

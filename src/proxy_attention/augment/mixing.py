@@ -19,8 +19,6 @@ from .base import BatchAugmentation, CamFn, seeded_python_numpy, smooth_one_hot
 
 
 class _TimmMix(BatchAugmentation):
-    soft_targets = True
-
     def __init__(self, num_classes: int, label_smoothing: float, **mixup_kwargs):
         self.num_classes = int(num_classes)
         self.label_smoothing = float(label_smoothing)
@@ -48,8 +46,6 @@ class MixUp(_TimmMix):
     """Mixup (Zhang et al. 2018): ``lam * x + (1 - lam) * x[partner]``, lam ~ Beta(alpha, alpha);
     the batch is mixed with probability ``prob``."""
 
-    name = "mixup"
-
     def __init__(self, num_classes: int, label_smoothing: float = 0.0, alpha: float = 1.0, prob: float = 1.0):
         self.alpha, self.prob = float(alpha), float(prob)
         super().__init__(num_classes, label_smoothing, mixup_alpha=self.alpha, cutmix_alpha=0.0, prob=self.prob)
@@ -59,8 +55,6 @@ class CutMix(_TimmMix):
     """CutMix (Yun et al. 2019): a box of the partner pasted into each image, area ``1 - lam``
     with lam ~ Beta(alpha, alpha) (or side fractions uniform in ``minmax``); target weights
     by the clipped box area. The batch is mixed with probability ``prob``."""
-
-    name = "cutmix"
 
     def __init__(
         self, num_classes: int, label_smoothing: float = 0.0, alpha: float = 1.0, prob: float = 1.0,

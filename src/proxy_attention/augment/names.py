@@ -1,17 +1,16 @@
-"""The augmentation methods by name, and what each needs: a light module (no torch), read by
-the workflow when it loads. The methods themselves: :mod:`proxy_attention.augment.registry`."""
+"""What the workflow asks of an augmentation arm by its name when it loads (no torch): whether it
+needs CAMs, its path segment. The methods and their properties: :mod:`proxy_attention.augment.table`."""
 
 from __future__ import annotations
 
-from proxy_attention.augment.options import NAMES as METHODS  # noqa: F401  fixed names: results stay comparable
+from proxy_attention.augment import table
 
 NONE = "none"
-# Methods that need the model's own CAM of each batch (saliency-guided).
-SALIENCY_METHODS = frozenset({"saliencymix", "attentive_cutmix", "keepaugment"})
 
 
 def needs_cam(name: str) -> bool:
-    return name in SALIENCY_METHODS
+    """Whether the method ``name`` needs the model's own CAM of each batch (saliency-guided)."""
+    return table.method(name).needs_cam
 
 
 def arm_dir(name: str) -> str:

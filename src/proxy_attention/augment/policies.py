@@ -66,7 +66,6 @@ class RandAugment(_BatchedPolicy):
     """RandAugment: ``num_ops`` ops drawn per image, at ``magnitude`` of 31 bins (0..30)
     (``v2.RandAugment(num_ops, magnitude, num_magnitude_bins=31)``, nearest interpolation)."""
 
-    name = "randaugment"
     _space_of = v2.RandAugment._AUGMENTATION_SPACE
     _num_bins = 31
 
@@ -82,7 +81,6 @@ class TrivialAugment(_BatchedPolicy):
     """TrivialAugment Wide: one op per image at a magnitude bin uniform over ``num_magnitude_bins``
     (``v2.TrivialAugmentWide``, nearest interpolation)."""
 
-    name = "trivialaugment"
     _space_of = v2.TrivialAugmentWide._AUGMENTATION_SPACE
 
     def __init__(self, num_magnitude_bins: int = 31):
@@ -112,7 +110,6 @@ class AugMix(_BatchedPolicy):
     as torchvision's. Only the augmented image is returned (no Jensen-Shannon loss).
     (``v2.AugMix`` with all ops, bilinear interpolation.)"""
 
-    name = "augmix"
     _space_of = v2.AugMix._AUGMENTATION_SPACE
     _num_bins = 10  # torchvision's _PARAMETER_MAX
     interpolation = "bilinear"

@@ -1,41 +1,34 @@
-"""The batch augmentations by name, and ``build_augmentation``.
+"""``build_augmentation``: a method of :mod:`.table` built from its name and options.
 
-Option defaults and checks live in :mod:`.options` (torch-free, for the workflow's load-time
-check); ``build_augmentation`` validates and builds. A bad name or option raises
-:class:`~proxy_attention.errors.ConfigError` naming ``augmentation_options.<name>.<key>`` and
-what is allowed.
+The options are checked by :mod:`.options` (torch-free, for the workflow's load-time check);
+the class is imported from the row's ``cls`` only when a job builds it. A bad name or option
+raises :class:`~proxy_attention.errors.ConfigError` naming ``augmentation_options.<name>.<key>``
+and what is allowed.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from typing import Any, Mapping, Optional
 
 from .base import BatchAugmentation
-from .erasing import Cutout, GridMask, RandomErasing
-from .mixing import CutMix, MixUp
-from .options import DEFAULT_OPTIONS, validate_options
-from .policies import AugMix, RandAugment, TrivialAugment
-from .saliency import AttentiveCutMix, KeepAugment, SaliencyMix
+from .options import validate_options
+from .table import method
 
-__all__ = ["AUGMENTATIONS", "DEFAULT_OPTIONS", "IMAGENET_MEAN", "IMAGENET_STD", "build_augmentation", "validate_options"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "augmentation_class", "build_augmentation", "validate_options"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-AUGMENTATIONS: dict[str, Optional[type[BatchAugmentation]]] = {
-    "none": None,
-    "mixup": MixUp,
-    "cutmix": CutMix,
-    "cutout": Cutout,
-    "random_erasing": RandomErasing,
-    "randaugment": RandAugment,
-    "trivialaugment": TrivialAugment,
-    "augmix": AugMix,
-    "saliencymix": SaliencyMix,
-    "attentive_cutmix": AttentiveCutMix,
-    "keepaugment": KeepAugment,
-    "gridmask": GridMask,
-}
+
+def augmentation_class(name: str) -> Optional[type[BatchAugmentation]]:
+    """The class of the method ``name`` (imported now), None for ``'none'``."""
+    where = method(name).cls
+    if not where:
+        return None
+    module, _, cls = where.partition(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 def build_augmentation(
@@ -48,15 +41,14 @@ def build_augmentation(
 ) -> Optional[BatchAugmentation]:
     """The augmentation ``name`` with ``options`` over its defaults; None for ``'none'``.
 
-    ``num_classes`` and ``label_smoothing`` are used by the soft-target methods; ``mean`` and
-    ``std`` (the model's normalisation) by random_erasing.
+    Besides its options a class gets those of ``num_classes`` and ``label_smoothing`` (the
+    soft-target methods) and ``mean`` and ``std`` (the model's normalisation: random_erasing)
+    that its ``__init__`` names.
     """
     full = validate_options(name, options)
-    cls = AUGMENTATIONS[name]
+    cls = augmentation_class(name)
     if cls is None:
         return None
-    if cls.soft_targets:  # mixed labels: num_classes and label smoothing
-        return cls(num_classes=num_classes, label_smoothing=label_smoothing, **full)
-    if name == "random_erasing":
-        return cls(mean=mean, std=std, **full)
-    return cls(**full)
+    given = {"num_classes": num_classes, "label_smoothing": label_smoothing, "mean": mean, "std": std}
+    wanted = inspect.signature(cls).parameters
+    return cls(**{k: v for k, v in given.items() if k in wanted}, **full)

@@ -51,9 +51,6 @@ def _cams(aug: BatchAugmentation, cam_fn: Optional[CamFn], x01: torch.Tensor, y:
 class _SaliencyPaste(BatchAugmentation):
     """Shared by SaliencyMix and Attentive CutMix: paste ``mask`` of the partner into each image."""
 
-    soft_targets = True
-    needs_cam = True
-
     def _finish(self, x01, y, partner, mask):
         n, _, h, w = x01.shape
         w_partner = mask.flatten(1).sum(1).double() / (h * w)
@@ -67,8 +64,6 @@ class _SaliencyPaste(BatchAugmentation):
 
 class SaliencyMix(_SaliencyPaste):
     """SaliencyMix with the trained model's CAM as the saliency map (see the module docstring)."""
-
-    name = "saliencymix"
 
     def __init__(self, num_classes: int, label_smoothing: float = 0.0, alpha: float = 1.0, prob: float = 1.0):
         self.num_classes, self.label_smoothing = int(num_classes), float(label_smoothing)
@@ -105,8 +100,6 @@ def grid_cells(size: int, grid: int) -> torch.Tensor:
 class AttentiveCutMix(_SaliencyPaste):
     """Attentive CutMix with the trained model's CAM as the attention map (see the module docstring)."""
 
-    name = "attentive_cutmix"
-
     def __init__(
         self, num_classes: int, label_smoothing: float = 0.0, grid: int = 7, top_k: int = 6, prob: float = 1.0,
     ):
@@ -136,9 +129,6 @@ class AttentiveCutMix(_SaliencyPaste):
 
 class KeepAugment(BatchAugmentation):
     """KeepAugment's selective Cutout with the trained model's CAM (see the module docstring)."""
-
-    name = "keepaugment"
-    needs_cam = True
 
     def __init__(self, size: float = 0.5, prob: float = 1.0, tau: float = 0.1, trials: int = 10):
         self.size, self.prob, self.tau, self.trials = float(size), float(prob), float(tau), int(trials)

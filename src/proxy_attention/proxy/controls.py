@@ -41,7 +41,7 @@ def first_step_rows(checkpoint: str | Path, split_csv, cache_npy, fold: int, pro
     selects: the same search of round 0's model and the same seeded choice as the proxy step."""
     from proxy_attention.devices import resolve_device
     from proxy_attention.models import load_checkpoint, model_from_checkpoint
-    from proxy_attention.proxy.search import predict_with_loss, recorded_predictions
+    from proxy_attention.train.predictions import predict_with_loss, recorded_predictions
     from proxy_attention.proxy.selection import select_wrong
     from proxy_attention.data.tensors import Normalize
     from proxy_attention.train.trainset import proxy_candidates

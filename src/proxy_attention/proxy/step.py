@@ -26,14 +26,14 @@ import torch
 from PIL import Image
 
 from proxy_attention import atomic
+from proxy_attention.cams import cam_maps, check_cam_grid
 from proxy_attention.data.tensors import Normalize
 from proxy_attention.devices import resolve_device
-from proxy_attention.npzstream import NpzWriter
 from proxy_attention.models import cam_target, load_checkpoint, model_from_checkpoint
-from proxy_attention.proxy.cams import cam_maps, check_cam_grid
+from proxy_attention.npzstream import NpzWriter
 from proxy_attention.proxy.replacement import proxy_images
-from proxy_attention.proxy.search import predict_with_loss, recorded_predictions
 from proxy_attention.proxy.selection import select_wrong
+from proxy_attention.train.predictions import predict_with_loss, recorded_predictions
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def run_proxy_step(
     recorded = recorded_predictions(ckpt, train_rows)
     if recorded is None:
         preds, losses = predict_with_loss(model, train_x, train_y, normalize, settings.batch_size, dev)
-    else:  # the training job ran the search with the model in memory (search.py)
+    else:  # the training job ran the search with the model in memory (train/predictions.py)
         preds, losses = recorded
     wrong, chosen = select_wrong(preds, losses, train_y, settings.subset_wrong, settings.subset_order, seed, round_)
     log.info("proxy step %d: %d of %d training images misclassified (%s), %d chosen (subset %.2f, %s)",

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from proxy_attention.analysis.arms import QUESTIONS, arm_label
-from proxy_attention.config import config_labels
+from proxy_attention.labels import config_labels
 from proxy_attention.report.plots import empty_figure, plt, save
 
 

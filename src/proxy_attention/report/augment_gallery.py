@@ -32,7 +32,7 @@ def _cam_fn(checkpoint, saliency_layer):
         load_checkpoint,
         model_from_checkpoint,
     )
-    from proxy_attention.proxy.cams import compute_cams
+    from proxy_attention.cams import compute_cams
 
     ckpt = load_checkpoint(checkpoint)
     model = model_from_checkpoint(ckpt)

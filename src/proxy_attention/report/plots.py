@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from proxy_attention.atomic import atomic_path  # noqa: E402
-from proxy_attention.config import config_labels, run_labels, short_config  # noqa: E402,F401  (re-exported for the figure modules)
+from proxy_attention.labels import config_labels, run_labels, short_config  # noqa: E402,F401  (re-exported for the figure modules)
 
 # no creation date in the file: the same tables give the same bytes
 NO_DATE = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}

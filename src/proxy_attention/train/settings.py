@@ -49,7 +49,7 @@ class TrainSettings:
     freeze_backbone_epochs: int = 0  # train only the classifier for the first N global epochs
     fp32_models: list[str] = field(default_factory=list)  # glob patterns of models never trained with AMP
     label_smoothing: float = 0.0
-    augmentation: str = "none"  # a name of proxy_attention.augment.registry.AUGMENTATIONS
+    augmentation: str = "none"  # a name of proxy_attention.augment.table.METHODS
     augmentation_options: dict = field(default_factory=dict)  # that method's parameters
     saliency_layer: str | None = None  # CAM target layer of the saliency-guided methods (None: the model's default)
     torch_threads: int = 1  # torch.set_num_threads: CPU results depend on it, never on Snakemake's --cores

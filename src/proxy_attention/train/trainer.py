@@ -41,10 +41,10 @@ from proxy_attention.data.tensors import Normalize
 from proxy_attention.devices import resolve_device
 from proxy_attention.errors import CheckpointError
 from proxy_attention.models import create_model, freeze_backbone, load_checkpoint
-from proxy_attention.proxy.search import KEY as SEARCH_KEY
-from proxy_attention.proxy.search import record_predictions
-from proxy_attention.train.settings import TRAINED_WITH
+from proxy_attention.train.predictions import KEY as SEARCH_KEY
+from proxy_attention.train.predictions import record_predictions
 from proxy_attention.train.schedule import Schedule
+from proxy_attention.train.settings import TRAINED_WITH
 from proxy_attention.train.settings import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -238,8 +238,8 @@ class Trainer:
     def _cam(self, x01: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The saliency-guided methods' map: the model being trained's GradCAM of each image's true
         class, (N, H, W) in [0, 1] (eval mode for the CAM, train mode restored; fp32)."""
+        from proxy_attention.cams import cam_maps  # lazy: a training job without a CAM arm imports no pytorch_grad_cam
         from proxy_attention.models import cam_target
-        from proxy_attention.proxy.cams import cam_maps
 
         if self._saliency_layer is None:
             self._saliency_layer = cam_target(self.model, self.s.saliency_layer)
@@ -366,7 +366,7 @@ def train_round(
     ``cuda_paths`` takes the CUDA-only paths on any device (:class:`Trainer`; tests and gpu_check only).
     ``search`` (``x``, ``y``, ``rows``), given when a proxy step follows this
     round: the misclassified search over those original training images is run with the
-    trained model and recorded in the checkpoint (``search.py``), so the proxy step need not.
+    trained model and recorded in the checkpoint (``train/predictions.py``), so the proxy step need not.
     metrics.json keeps ``settings`` (less the class names) under ``trained_with``: the report checks
     that its runs were trained with what the config now asks (report/staleness.py).
     """
