@@ -459,7 +459,8 @@ def bench_augmentations(args) -> None:
         print(f"   {name:17s} {fmt(best[name]):>8s} img/s  ratio to none {best[name] / plain:.2f}  "
               f"cost {100 * (1 - best[name] / plain):+.0f} %{extra}")
     if cam_arms:
-        print(f"   the extra pass alone (Trainer._cam: the GradCAM of each batch's true class, forward + the backward pass down to its layer "
+        print(f"   the extra pass alone (Trainer._cam: the GradCAM of each batch's true class, "
+              f"forward + the backward pass down to its layer "
               f"in eval mode, maps on the device) {fmt(best['(extra pass)'])} img/s = "
               f"{1000 / best['(extra pass)']:.2f} ms/img")
 
@@ -535,7 +536,8 @@ def proxy_memory_child(size: int, n: int, args) -> None:
         released = _rss_kib("VmRSS")
     shutil.rmtree(tmp)
     print(json.dumps({"size": size, "n": n, "written": written, "before_kib": before, "peak_kib": peak,
-                      "after_kib": after, "released_kib": released, "process_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "after_kib": after, "released_kib": released,
+                      "process_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                       "wall_s": wall}))
 
 

@@ -28,8 +28,8 @@ from PIL import Image
 from proxy_attention import atomic
 from proxy_attention.data.tensors import Normalize
 from proxy_attention.devices import resolve_device
-from proxy_attention.npzstream import NpzWriter
 from proxy_attention.models import cam_target, load_checkpoint, model_from_checkpoint
+from proxy_attention.npzstream import NpzWriter
 from proxy_attention.proxy.cams import cam_maps, check_cam_grid
 from proxy_attention.proxy.replacement import proxy_images
 from proxy_attention.proxy.search import predict_with_loss, recorded_predictions
