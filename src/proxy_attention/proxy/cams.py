@@ -8,7 +8,7 @@ The classes here are the library's own, subclassed at its extension points (the 
 ``compute_cam_per_layer``, ``aggregate_multi_layers``): the same formulas in torch on the
 model's device, the gradients of the target layer's outputs only (no backward pass below it),
 and ``scale_cam_image``'s min-max scaling and bilinear resize for the whole batch at once
-(:func:`scale_cams`). They return a torch tensor; ``tests/test_cams.py`` compares every method's
+(:func:`scale_cams`). They return a torch tensor; ``tests/unit/test_cams.py`` compares every method's
 maps with the library's.
 
 Two exceptions keep the library's results rather than its device: EigenCAM and

@@ -17,17 +17,15 @@ Each test also shows that the path really ran (the autocast dtype a forward hook
 weights' memory format, the compiled module and its graphs), so a gate that stays shut fails it.
 """
 
+import pytest
 import torch
 import torch.nn.functional as F
+from test_train import settings, tiny_data
 from torch import nn
-
-import pytest
 
 from proxy_attention.models import load_checkpoint
 from proxy_attention.train.schedule import parse_schedule
 from proxy_attention.train.trainer import Trainer, train_round
-
-from test_train import settings, tiny_data
 
 
 def first_batch(trainer: Trainer):

@@ -13,7 +13,7 @@ from proxy_attention.augment.options import NAMES
 from proxy_attention.augment.registry import build_augmentation, validate_options
 from proxy_attention.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 K = 5
 # fixed geometry, every image masked: only the offsets are random
 FIXED = {"rotate": 0, "prob": 1.0, "mode": 1}
