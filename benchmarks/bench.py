@@ -183,8 +183,8 @@ def bench_proxy(args) -> None:
     from proxy_attention.data.tensors import Normalize
     from proxy_attention.devices import resolve_device
     from proxy_attention.models import cam_target, create_model
-    from proxy_attention.train.predictions import KEY, record_predictions
     from proxy_attention.proxy.step import ProxySettings, run_proxy_step
+    from proxy_attention.train.predictions import KEY, record_predictions
 
     try:  # the maps made on the model's device (issue 26); absent from older code
         from proxy_attention.cams import cam_maps
@@ -459,7 +459,8 @@ def bench_augmentations(args) -> None:
         print(f"   {name:17s} {fmt(best[name]):>8s} img/s  ratio to none {best[name] / plain:.2f}  "
               f"cost {100 * (1 - best[name] / plain):+.0f} %{extra}")
     if cam_arms:
-        print(f"   the extra pass alone (Trainer._cam: the GradCAM of each batch's true class, forward + the backward pass down to its layer "
+        print(f"   the extra pass alone (Trainer._cam: the GradCAM of each batch's true class, "
+              f"forward + the backward pass down to its layer "
               f"in eval mode, maps on the device) {fmt(best['(extra pass)'])} img/s = "
               f"{1000 / best['(extra pass)']:.2f} ms/img")
 
@@ -488,8 +489,8 @@ def proxy_memory_child(size: int, n: int, args) -> None:
     from proxy_attention.atomic import torch_save
     from proxy_attention.data.tensors import Normalize
     from proxy_attention.models import create_model
-    from proxy_attention.train.predictions import KEY, record_predictions
     from proxy_attention.proxy.step import ProxySettings, run_proxy_step
+    from proxy_attention.train.predictions import KEY, record_predictions
 
     torch.set_num_threads(args.threads)
     x, _ = synthetic(n, size, 10, seed=1)
@@ -535,7 +536,8 @@ def proxy_memory_child(size: int, n: int, args) -> None:
         released = _rss_kib("VmRSS")
     shutil.rmtree(tmp)
     print(json.dumps({"size": size, "n": n, "written": written, "before_kib": before, "peak_kib": peak,
-                      "after_kib": after, "released_kib": released, "process_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "after_kib": after, "released_kib": released,
+                      "process_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                       "wall_s": wall}))
 
 

@@ -32,8 +32,8 @@ def best_of(fn, repeats: int) -> float:
 
 
 def main() -> None:
-    from proxy_attention.models import cam_target, create_model
     from proxy_attention.cams import CAM_METHODS, compute_cams
+    from proxy_attention.models import cam_target, create_model
     from proxy_attention.proxy.replacement import REPLACEMENTS, proxy_images
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -4,7 +4,7 @@
 #
 #   benchmarks/gpu_check.sh                 # on a CUDA machine: resnet50 224 px (target: < 8 min on one H100)
 #   benchmarks/gpu_check.sh --device cpu    # the same stages at tiny sizes on the CPU, with the CUDA code
-#                                           # paths taken there (tests/test_gpu_check.py runs it)
+#                                           # paths taken there (tests/workflow/test_gpu_check.py runs it)
 #
 # Stages (each a bench.py call; a stage that fails is reported and the others still run):
 #   train     1. the project's training epoch against a bare loop (AMP, channels_last), anchors beside it
@@ -86,7 +86,7 @@ stage() {  # stage NAME ARGS...: one bench.py call, its wall time and whether it
 
 stage train "${COMMON[@]}" --only train "${TRAIN[@]}"
 if [ "$DEVICE" = cpu ]; then
-    STATUS+=("$(printf '%-8s skipped (a CPU compile takes minutes: tests/test_cuda_paths.py compiles a round)' compile)")
+    STATUS+=("$(printf '%-8s skipped (a CPU compile takes minutes: tests/workflow/test_cuda_paths.py compiles a round)' compile)")
 else
     stage compile "${COMMON[@]}" --only train --compile "${COMPILE[@]}"
 fi

@@ -130,7 +130,8 @@ def main() -> None:
         i, j, d = candidate_pairs(hashes, threshold=12)
         diff = np.array([largest_local_difference(thumbs[a], thumbs[b]) for a, b in zip(i, j)])
         flagged = d <= PHASH_THRESHOLD
-        kinds = np.where(is_test[i] != is_test[j], "train-test", np.where(~is_test[i] & ~is_test[j], "within train", "within test"))
+        kinds = np.where(is_test[i] != is_test[j], "train-test",
+                         np.where(~is_test[i] & ~is_test[j], "within train", "within test"))
         natural = []
         for a, b, dd, df, kind in zip(i[flagged], j[flagged], d[flagged], diff[flagged], kinds[flagged]):
             verdict = verdicts.get((names[a], names[b])) or verdicts.get((names[b], names[a]), "unchecked")

@@ -35,7 +35,8 @@ def row(label: str, r) -> str:
 
 def main(summary: Path) -> None:
     comp = pd.read_csv(summary / "comparison.csv")
-    head = "| question | mean diff (pp) | 95% CI (pp) | pairs | detectable at 80% power (pp) | verdict |\n|---|---|---|---|---|---|"
+    head = ("| question | mean diff (pp) | 95% CI (pp) | pairs | detectable at 80% power (pp) | verdict |\n"
+            "|---|---|---|---|---|---|")
     arms = comp["augmentation"].fillna("none").unique() if "augmentation" in comp else ["none"]
     print(head)
     for arm in arms:

@@ -43,9 +43,25 @@ def image_folder(tmp_path):
     return root
 
 
+WORKFLOW_TESTS = Path(__file__).resolve().parent / "workflow"
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(config, items):
-    """The SLURM test last: it installs slurm-wlm, and once its cluster is stopped every later
+    """Everything under tests/workflow/ (Snakemake runs, long end-to-end scripts) is marked ``workflow``:
+    ``pytest tests/unit`` or ``pytest -m "not workflow"`` runs the fast part alone.
+
+    Under ``-n 2 --dist loadgroup`` (pyproject.toml) a workflow test runs on the worker of its file, so a
+    module fixture's run is built once, and every test that reads the session's ``tiny_run`` on one worker,
+    so that run is built once; unit tests go to whichever worker is free.
+
+    The SLURM test last: it installs slurm-wlm, and once its cluster is stopped every later
     Snakemake start waits 9 s for the SLURM plugin's `scontrol show config` to time out."""
+    for item in items:
+        if WORKFLOW_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.workflow)
+            group = "tiny_run" if "tiny_run" in item.fixturenames else item.path.name
+            item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=lambda item: item.path.name == "test_slurm.py")
 
 

@@ -7,8 +7,8 @@ then renamed into place with :func:`os.replace`, which is atomic on POSIX.
 from __future__ import annotations
 
 import contextlib
-import glob
 import errno
+import glob
 import hashlib
 import json
 import os

@@ -6,9 +6,10 @@ their hooks, compute each map in NumPy and resize the maps one by one with OpenC
 The classes here are the library's own, subclassed at its extension points (the hooks'
 ``ActivationsAndGradients``, ``forward``, ``get_cam_weights`` / ``get_cam_image``,
 ``compute_cam_per_layer``, ``aggregate_multi_layers``): the same formulas in torch on the
-model's device, the gradients of the target layer's outputs only (no backward pass below it), and ``scale_cam_image``'s min-max scaling and bilinear resize for the whole
-batch at once (:func:`scale_cams`). They return a torch tensor; ``tests/test_cams.py``
-compares every method's maps with the library's.
+model's device, the gradients of the target layer's outputs only (no backward pass below it),
+and ``scale_cam_image``'s min-max scaling and bilinear resize for the whole batch at once
+(:func:`scale_cams`). They return a torch tensor; ``tests/unit/test_cams.py`` compares every method's
+maps with the library's.
 
 Two exceptions keep the library's results rather than its device: EigenCAM and
 EigenGradCAM project onto the first right singular vector, whose sign is whatever the SVD
@@ -338,7 +339,8 @@ def cam_grid(model: nn.Module, layer: nn.Module, reshape_transform, sample: torc
     return tuple(act.shape[-2:])
 
 
-def check_cam_grid(model: nn.Module, layer_name: str, layer: nn.Module, reshape_transform, sample: torch.Tensor) -> tuple[int, int]:
+def check_cam_grid(model: nn.Module, layer_name: str, layer: nn.Module, reshape_transform,
+                   sample: torch.Tensor) -> tuple[int, int]:
     """Refuse a target layer whose activations are 1x1 (every CAM constant, no proxy pixel could change)
     or cannot be made (N, C, H, W); errors name the model and the layer."""
     model_name = model_label(model)

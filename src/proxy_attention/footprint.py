@@ -144,7 +144,8 @@ def plan(rounds: list[PlannedRound], sizes: dict[str, ModelSizes], keep_intermed
     """The footprint of ``rounds`` (each path once) with the models' ``sizes``."""
     fp = Footprint()
     unique = {r.path: r for r in rounds}.values()
-    method_dir = lambda path: os.path.dirname(os.path.dirname(path))  # <method>/round<r>/checkpoint.pt
+    def method_dir(path):  # <method>/round<r>/checkpoint.pt
+        return os.path.dirname(os.path.dirname(path))
     finished = {method_dir(r.path) for r in unique if r.kind == "last" and exists(r.path)}
     in_flight: dict[str, int] = {}  # a run whose intermediate rounds are let go: the size of one of them
     for r in unique:

@@ -1,10 +1,11 @@
 """Short labels of proxy configurations and runs, for tables, legends and the report's text.
 
 ``cam_method~gradcam/proxy_threshold~0.5/...`` (a configuration's path,
-:func:`proxy_attention.config.proxy_config_name`) becomes ``gradcam t=0.5 ...``, showing only the grid keys that vary. Pure string functions of the path
-layout: the report's figures (``report/``) and the report's text built in ``analysis/`` (``answer.py``, ``arms.py``)
-both import them, so they live below both; and outside ``config.py``, so that editing a label keeps the
-remembered model check (:mod:`proxy_attention.modelcheck`).
+:func:`proxy_attention.config.proxy_config_name`) becomes ``gradcam t=0.5 ...``, showing only the grid
+keys that vary. Pure string functions of the path layout: the report's figures (``report/``) and
+the report's text built in ``analysis/`` (``answer.py``, ``arms.py``) both import them, so they live
+below both; and outside ``config.py``, so that editing a label keeps the remembered model check
+(:mod:`proxy_attention.modelcheck`).
 """
 
 from __future__ import annotations

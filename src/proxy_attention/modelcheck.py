@@ -167,7 +167,8 @@ def check_model_at_size(config: dict, name: str) -> str | None:
         names = [n for n, _ in model.named_modules() if n]
         if layer_name not in names:
             close = difflib.get_close_matches(layer_name, names, n=5, cutoff=0.5)
-            hint = f"; did you mean one of {close}?" if close else f"; its top-level modules are {[n for n in names if '.' not in n]}"
+            top = [n for n in names if "." not in n]
+            hint = f"; did you mean one of {close}?" if close else f"; its top-level modules are {top}"
             raise ConfigError(f"config key 'cam_target_layer.{name}': '{layer_name}' is not a module of {name}{hint}")
     for mod_name, mod in model.named_modules():
         built = getattr(mod, "img_size", None)
@@ -181,7 +182,8 @@ def check_model_at_size(config: dict, name: str) -> str | None:
     except CamError as e:
         raise ConfigError(f"config key 'cam_target_layer.{name}': {e}") from None
     seen = {}
-    handle = layer.register_forward_hook(lambda m, i, out: seen.setdefault("out", out[0] if isinstance(out, (tuple, list)) else out))
+    handle = layer.register_forward_hook(
+        lambda m, i, out: seen.setdefault("out", out[0] if isinstance(out, (tuple, list)) else out))
     try:
         model.eval()
         with torch.no_grad():

@@ -1,7 +1,7 @@
 """The workflow's file layout: where every artifact, log and benchmark of a job lives.
 
 Plain path arithmetic, shared by the rules (``workflow/rules/*.smk``) and tested in
-``tests/test_paths.py``. A run is one (dataset, model, schedule, protocol, seed, fold);
+``tests/unit/test_paths.py``. A run is one (dataset, model, schedule, protocol, seed, fold);
 its rounds live under :data:`RUN` (``<protocol>/aug~<name>/seed...`` for an augmentation arm)::
 
     <run>/round0/                         shared by the baseline and every proxy run

@@ -120,7 +120,8 @@ def audit(splits: dict[str, pd.DataFrame], train_sets: list[str], manifests: lis
             outside = sorted(sources - set(fold_rows(split, info["fold"])["train"]))
             row["val_leaks"] = len(outside)
             if outside:
-                errors.append(f"{path}: {len(outside)} proxies made from images outside fold {info['fold']}'s training part, e.g. rows {outside[:5]}")
+                errors.append(f"{path}: {len(outside)} proxies made from images outside fold {info['fold']}'s training part, "
+                              f"e.g. rows {outside[:5]}")
         if test_leaks:
             errors.append(f"{path}: {len(test_leaks)} proxies made from TEST images, e.g. rows {test_leaks[:5]}")
         row["status"] = "LEAK" if (test_leaks or row["val_leaks"] or row["test_lookalikes"]) else "ok"

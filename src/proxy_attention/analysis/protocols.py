@@ -57,6 +57,7 @@ def protocol_comparison(runs: pd.DataFrame) -> pd.DataFrame:
             "thesis_runs_test_gain": _paired_final_gain(thesis) if len(thesis) else np.nan,
             "n_folds": int(g.fold.nunique()),
             "n_seeds": int(g.seed.nunique()),
-            "note": "thesis = reproduction of the author's FLAWED protocol (leaky validation, averaged steps); not a recommendation",
+            "note": "thesis = reproduction of the author's FLAWED protocol (leaky validation, averaged steps); "
+                    "not a recommendation",
         })
     return pd.DataFrame(rows)

@@ -5,7 +5,8 @@ timm's Mixup draws from numpy's global RNG and needs an even batch. Here numpy's
 python's) global RNG is seeded from ``gen`` for the call and restored afterwards; an odd
 batch mixes its largest even prefix and leaves the last image unmixed, with its one-hot
 (smoothed) target; the workflow warns about an odd ``training.batch_size`` when it loads
-(:func:`proxy_attention.config.warn_odd_batch`, docs/augmentations.md). Targets are soft (N, num_classes) with ``label_smoothing`` applied.
+(:func:`proxy_attention.config.warn_odd_batch`, docs/augmentations.md). Targets are soft (N, num_classes) with
+``label_smoothing`` applied.
 """
 
 from __future__ import annotations

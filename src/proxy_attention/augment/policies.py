@@ -8,7 +8,7 @@ image by image costs a Python loop over the batch on the device. Here every imag
 job's generator ``gen``, with torchvision's op sets, magnitude tables and distributions, and the ops
 run on the batch grouped by op (:mod:`.policy_ops`); no global RNG is touched. The batch goes x01
 -> uint8 (rounded) -> ops -> float / 255, so the output is quantised to 1/255, as with torchvision's
-uint8 policies. tests/test_augment_policies.py checks the draws' distributions and each op against
+uint8 policies. tests/unit/test_augment_policies.py checks the draws' distributions and each op against
 torchvision.
 """
 

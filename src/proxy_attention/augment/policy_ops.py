@@ -10,7 +10,7 @@ images by op: one call per op that occurs (the geometric ops share one ``grid_sa
 one per image. Parameters live on the CPU (drawn from the job's CPU generator); only index and
 factor tensors go to the images' device.
 
-tests/test_augment_policies.py checks every op against torchvision's for the same parameters.
+tests/unit/test_augment_policies.py checks every op against torchvision's for the same parameters.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def warp(image: torch.Tensor, matrices: torch.Tensor, interpolation: str) -> tor
     base[..., 2].fill_(1)
     rescaled = theta.transpose(1, 2).div_(torch.tensor([0.5 * w, 0.5 * h], dtype=torch.float32, device=dev))
     # torchvision: base (1, HW, 3) @ rescaled (1, 3, 2). The transposed product, (G, 2, 3) @ (3, HW), gives
-    # the same sums (bit for bit on the CPU, tests/test_augment_policies.py) and is 6x faster there
+    # the same sums (bit for bit on the CPU, tests/unit/test_augment_policies.py) and is 6x faster there
     # than a bmm over an expanded base, whose (HW, 3) @ (3, 2) blocks are too thin for the BLAS.
     grid = rescaled.transpose(1, 2).bmm(base.view(h * w, 3).t().expand(g, -1, -1)).transpose(1, 2)
     grid = grid.reshape(g, h, w, 2)

@@ -39,11 +39,11 @@ def first_step_rows(checkpoint: str | Path, split_csv, cache_npy, fold: int, pro
                     subset_wrong: float, subset_order: str, batch_size: int = 256, device: str = "auto") -> np.ndarray:
     """Index rows the first proxy step of any configuration with ``subset_wrong`` and ``subset_order``
     selects: the same search of round 0's model and the same seeded choice as the proxy step."""
+    from proxy_attention.data.tensors import Normalize
     from proxy_attention.devices import resolve_device
     from proxy_attention.models import load_checkpoint, model_from_checkpoint
-    from proxy_attention.train.predictions import predict_with_loss, recorded_predictions
     from proxy_attention.proxy.selection import select_wrong
-    from proxy_attention.data.tensors import Normalize
+    from proxy_attention.train.predictions import predict_with_loss, recorded_predictions
     from proxy_attention.train.trainset import proxy_candidates
 
     x, y, rows, _, _ = proxy_candidates(split_csv, cache_npy, fold, protocol, seed, 1)

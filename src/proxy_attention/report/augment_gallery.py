@@ -27,12 +27,12 @@ def _captions(target: torch.Tensor, classes: list[str]) -> list[str]:
 
 def _cam_fn(checkpoint, saliency_layer):
     """GradCAM of the true class by the checkpoint's model (the saliency-guided methods' map)."""
+    from proxy_attention.cams import compute_cams
     from proxy_attention.models import (
         cam_target,
         load_checkpoint,
         model_from_checkpoint,
     )
-    from proxy_attention.cams import compute_cams
 
     ckpt = load_checkpoint(checkpoint)
     model = model_from_checkpoint(ckpt)

@@ -189,7 +189,8 @@ def plot_learning_curves(epochs: pd.DataFrame, comparison: pd.DataFrame, schedul
     mean over folds and seeds with a +-1 sd band; dotted lines mark the proxy steps."""
     import seaborn as sns
     refs = set(comparison["reference"])
-    df = epochs[epochs["method"].isin(refs) | ((epochs["method"] == "proxy") & epochs["config"].isin(top_configs(comparison, top)))].copy()
+    shown = epochs["method"].isin(refs) | ((epochs["method"] == "proxy") & epochs["config"].isin(top_configs(comparison, top)))
+    df = epochs[shown].copy()
     if df.empty:
         return empty_figure("no epochs recorded", out)
     df["run"] = run_labels(df["method"], df["config"], comparison["config"])
@@ -197,7 +198,8 @@ def plot_learning_curves(epochs: pd.DataFrame, comparison: pd.DataFrame, schedul
     refs_first = [r for r in colours if r in set(df["run"]) and colours[r] in (REFERENCE_COLOUR, "0.55")]
     order = [r for r in colours if r in set(df["run"]) and r not in refs_first] + refs_first  # references on top
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharex=True)
-    for ax, (col, title) in zip(axes, [("val_acc", "validation accuracy"), ("train_acc", "training accuracy (augmented, with proxies)")]):
+    panels = [("val_acc", "validation accuracy"), ("train_acc", "training accuracy (augmented, with proxies)")]
+    for ax, (col, title) in zip(axes, panels):
         sns.lineplot(data=df, x="epoch", y=col, hue="run", hue_order=order, palette=colours, errorbar="sd",
                      err_kws={"alpha": 0.12}, marker="o", markersize=4, ax=ax, legend=ax is axes[0])
         for x in proxy_step_epochs(schedule):

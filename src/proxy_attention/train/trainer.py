@@ -44,8 +44,7 @@ from proxy_attention.models import create_model, freeze_backbone, load_checkpoin
 from proxy_attention.train.predictions import KEY as SEARCH_KEY
 from proxy_attention.train.predictions import record_predictions
 from proxy_attention.train.schedule import Schedule
-from proxy_attention.train.settings import TRAINED_WITH
-from proxy_attention.train.settings import TrainSettings
+from proxy_attention.train.settings import TRAINED_WITH, TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +138,8 @@ class Trainer:
                 settings.augmentation, settings.augmentation_options, settings.num_classes,
                 label_smoothing=settings.label_smoothing, mean=cfg["mean"], std=cfg["std"])
         self._saliency_layer = None  # (name, module, reshape) of the saliency methods' CAM, found once
-        self.optimizer = create_optimizer_v2(self.model, opt=settings.optimizer, lr=settings.lr, weight_decay=settings.weight_decay)
+        self.optimizer = create_optimizer_v2(self.model, opt=settings.optimizer, lr=settings.lr,
+                                             weight_decay=settings.weight_decay)
         self.scheduler, _ = create_scheduler_v2(
             self.optimizer,
             sched=settings.scheduler,
@@ -332,7 +332,8 @@ class Trainer:
         }
 
 
-def _resume_fingerprint(settings: TrainSettings, schedule: Schedule, round_: int, init_ckpt, x: torch.Tensor, y: torch.Tensor) -> str:
+def _resume_fingerprint(settings: TrainSettings, schedule: Schedule, round_: int, init_ckpt, x: torch.Tensor,
+                        y: torch.Tensor) -> str:
     """What a resume file must match to be used: settings, schedule, round, initial checkpoint, training data."""
     h = hashlib.sha256(json.dumps([settings.fingerprint(), schedule.tag, round_]).encode())
     if init_ckpt:

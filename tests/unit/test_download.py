@@ -41,7 +41,7 @@ def test_parse_checksum():
             parse_checksum(bad, "demo")
 
 
-@pytest.mark.parametrize("checksum", [f"sha256:{SHA}", f"md5:{MD5}"])
+@pytest.mark.parametrize("checksum", [f"sha256:{SHA}", f"md5:{MD5}"], ids=["sha256", "md5"])  # ids the same on each xdist worker
 def test_download_with_right_checksum(server, tmp_path, checksum):
     dest = tmp_path / "dl" / "archive.tgz"
     download_url("demo", server.url("/data/archive.tgz"), dest, checksum, **FAST)

@@ -50,7 +50,8 @@ def test_random_location_offsets_are_seeded():
 
 def test_shared_first_rounds_and_their_rules():
     run = "results/runs/d/m/1p1/honest/seed0/fold0"
-    proxy = f"{run}/proxy/cam_method~gradcam/proxy_threshold~0.5/proxy_image_weight~0.5/subset_wrong~1.0/clear_every_step~False/subset_order~random/replacement~multiply/cam_target~predicted"
+    proxy = (f"{run}/proxy/cam_method~gradcam/proxy_threshold~0.5/proxy_image_weight~0.5/subset_wrong~1.0/"
+             "clear_every_step~False/subset_order~random/replacement~multiply/cam_target~predicted")
     params = {"subset_wrong": 1.0, "subset_order": "random"}
     assert control_round_dir(run, proxy, "baseline_matched", params, 1) == f"{run}/shared/subset_wrong~1.0/matched/round1"
     assert control_round_dir(run, proxy, "replay", params, 1) == \
@@ -68,7 +69,8 @@ def test_shared_first_rounds_and_their_rules():
 
 def test_smallest_detectable_difference_by_hand():
     # n = 10, sd 0.02: (t_0.975,9 + t_0.8,9) * 0.02 / sqrt(10) = (2.2622 + 0.8834) * 0.02 / 3.1623
-    assert smallest_detectable(0.02, 10) == pytest.approx((2.262157 + 0.883457) * 0.02 / np.sqrt(10), rel=1e-4)  # table values to 5 digits
+    # table values to 5 digits
+    assert smallest_detectable(0.02, 10) == pytest.approx((2.262157 + 0.883457) * 0.02 / np.sqrt(10), rel=1e-4)
     assert np.isnan(smallest_detectable(0.02, 1))
 
 
@@ -122,7 +124,8 @@ def tensor(a):
 
 
 RUN = "results/runs/digits/resnet10t/1p1/honest/seed0"
-TAIL = "proxy_threshold~0.5/proxy_image_weight~0.5/subset_wrong~1.0/clear_every_step~False/subset_order~random/replacement~multiply/cam_target~predicted"
+TAIL = ("proxy_threshold~0.5/proxy_image_weight~0.5/subset_wrong~1.0/clear_every_step~False/subset_order~random/"
+        "replacement~multiply/cam_target~predicted")
 
 
 def control_config(tmp_path) -> Path:
@@ -190,7 +193,8 @@ def test_random_location_changes_as_many_pixels_elsewhere(control_run):
     assert control["frac_overlap_cam"].mean() < 0.6
     differs = 0
     for a, b in zip(proxy["proxy_file"], control["proxy_file"]):
-        differs += not np.array_equal(np.asarray(Image.open(base / "proxy1" / a)), np.asarray(Image.open(base / "random_location/proxy1" / b)))
+        differs += not np.array_equal(np.asarray(Image.open(base / "proxy1" / a)),
+                                      np.asarray(Image.open(base / "random_location/proxy1" / b)))
     assert differs > len(proxy) // 2  # other pixels changed
 
 

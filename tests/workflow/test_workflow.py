@@ -26,7 +26,8 @@ from conftest import run_snakemake as snakemake
 from proxy_attention.train.predictions import KEY as SEARCH_KEY
 
 RUN = "results/runs/digits/resnet10t/1p1/honest/seed0"
-PROXY = "proxy/cam_method~gradcampp/proxy_threshold~0.5/proxy_image_weight~0.5/subset_wrong~1.0/clear_every_step~False/subset_order~random/replacement~multiply/cam_target~predicted"
+PROXY = ("proxy/cam_method~gradcampp/proxy_threshold~0.5/proxy_image_weight~0.5/subset_wrong~1.0/clear_every_step~False/"
+         "subset_order~random/replacement~multiply/cam_target~predicted")
 
 pytestmark = pytest.mark.slow
 
@@ -105,7 +106,8 @@ def test_artifacts_and_summary(finished):
         assert np.load(step / "cams.npz")["cam"].shape[0] == len(manifest)
         # the search was recorded by round 0's training job; rounds that feed no proxy step record none
         stats = json.loads((step / "stats.json").read_text())
-        assert stats["search"] == "recorded by the training job" and stats["n_searched"] == ((split.split == "trainval") & (split.fold != fold)).sum()
+        assert stats["search"] == "recorded by the training job"
+        assert stats["n_searched"] == ((split.split == "trainval") & (split.fold != fold)).sum()
         run = finished / RUN / f"fold{fold}"
         assert SEARCH_KEY in torch.load(run / "round0/checkpoint.pt", weights_only=False)
         for last in (run / PROXY / "round1", run / "baseline/round1", run / "shared/subset_wrong~1.0/matched/round1"):
@@ -114,7 +116,8 @@ def test_artifacts_and_summary(finished):
     files = [p for p in (finished / "resources/datasets/digits").rglob("*") if p.is_file() and p.name != ".snakemake_timestamp"]
     assert len(files) == 1797 and all(p.suffix == ".png" for p in files)
     # every rule wrote its log
-    assert (finished / "results/logs/train" / RUN.removeprefix("results/runs/") / "fold0/round0.log").read_text().count("epoch 1/2") == 1
+    log = finished / "results/logs/train" / RUN.removeprefix("results/runs/") / "fold0/round0.log"
+    assert log.read_text().count("epoch 1/2") == 1
 
 
 def test_finished_grid_is_a_noop(finished):
@@ -145,7 +148,7 @@ def test_rerun_one_fold_touches_only_that_fold(finished):
     jobs = planned_jobs(out)
     assert jobs == {"train_round0": 1, "train_baseline": 1, "train_proxy": 1, "train_matched_first": 1,
                     "explain": 1, "fold_summary": 1}, jobs
-    assert "fold0" not in "".join(l for l in out.splitlines() if l.strip().startswith("output:"))
+    assert "fold0" not in "".join(ln for ln in out.splitlines() if ln.strip().startswith("output:"))
 
 
 def test_killed_run_resumes_to_the_same_numbers(tmp_path):

@@ -106,7 +106,7 @@ def test_the_dry_run_prints_the_footprint_and_warns_on_a_small_file_system(tmp_p
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
     out = run_snakemake(tmp_path / "work", "-n", config=path, env=env)
     text = out.stdout + out.stderr
-    line = next(l for l in text.splitlines() if "Disk use of the planned training rounds" in l)
+    line = next(ln for ln in text.splitlines() if "Disk use of the planned training rounds" in ln)
     assert re.search(r"14 round checkpoints \(resnet10t: 20 MB weights \+ 39 MB adamw state\)", line), line
     assert "6 intermediate rounds let go" in line and "1 MB free" in line, line
     assert "No space left on device" in text, text[-3000:]

@@ -20,7 +20,8 @@ def test_pixel_difference_of_hand_computed_pairs():
     assert largest_local_difference(a, a) < 1e-9  # the same thumbnail
     assert largest_local_difference(a, 2 * a + 10) < 1e-6  # brightness and contrast are free: b = 2a + 10 exactly
     x = np.arange(32)[None, :].repeat(32, axis=0)
-    edge = lambda at: np.rint(40 + 160 / (1 + np.exp(-(x - at) / 0.6))).astype(np.uint8)
+    def edge(at):
+        return np.rint(40 + 160 / (1 + np.exp(-(x - at) / 0.6))).astype(np.uint8)
     # a sharp edge moved by one thumbnail pixel: the gradient term explains it (28 gray levels are left without it)
     assert largest_local_difference(edge(15.5), edge(16.5)) < 8
     flat = np.full((32, 32), 100, np.uint8)

@@ -3,7 +3,6 @@ import pytest
 
 from proxy_attention.analysis.protocols import protocol_comparison
 
-
 # (val, test) accuracy per round; the folds differ, so a fold dropped or paired with the wrong
 # baseline changes every number below
 ACCS = {

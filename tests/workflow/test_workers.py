@@ -18,7 +18,7 @@ import pytest
 
 from proxy_attention.workers.address import ENV_RUN, ENV_SWITCH, THREAD_VARIABLES, worker_address
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # what Snakemake puts in the environment of a job with `threads: 1`
 ONE_THREAD = {name: "1" for name in THREAD_VARIABLES}
 
@@ -187,7 +187,8 @@ def test_a_worker_with_threads_takes_no_job(run, tmp_path):
 
 def test_the_job_process_imports_nothing_heavy():
     """The hand-over runs in every job's own process: it must not load what the worker is there for."""
-    probe = "import sys\nfrom proxy_attention.workers.client import run_in_worker\nprint(sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'numpy', 'pandas', 'timm', 'matplotlib'}))"
+    probe = ("import sys\nfrom proxy_attention.workers.client import run_in_worker\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'numpy', 'pandas', 'timm', 'matplotlib'}))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(REPO / "src")})
     assert out.stdout.strip() == "[]"

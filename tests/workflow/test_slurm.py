@@ -11,7 +11,7 @@ It is skipped only when the cluster script says SLURM cannot be installed
 fails the test.
 
 Switch the workflow with WORKFLOWS below, or from the command line:
-    SLURM_TEST_WORKFLOW=<dir with Snakefile> SLURM_TEST_CONFIG=<yaml> pytest tests/test_slurm.py
+    SLURM_TEST_WORKFLOW=<dir with Snakefile> SLURM_TEST_CONFIG=<yaml> pytest tests/workflow/test_slurm.py
 Set SLURM_TEST_KEEP_CLUSTER=1 to leave the cluster running afterwards.
 Needs snakemake-executor-plugin-slurm in the Python that runs pytest.
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts" / "slurm"
 
 # (id, workflow folder with the Snakefile, config file).  In the repository the

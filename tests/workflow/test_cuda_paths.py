@@ -10,24 +10,24 @@ job, so these tests take the same paths on the CPU and compare with the plain CP
   (the gradients the optimizer sees are unscaled);
 - channels_last: loss within 1e-5, gradient cosine >= 0.9999 and norm within 1e-4 (the same fp32
   arithmetic in another order);
-- torch.compile (inductor, a C compiler) of one 2-epoch round with bf16 and channels_last, as on an
-  H100: validation and test loss within 1e-2 of the eager round's (observed: 2e-4).
+- torch.compile of one 2-epoch round with bf16 and channels_last, as on an H100 (TorchDynamo and
+  AOTAutograd; the ``aot_eager`` backend in place of Inductor, whose CPU build of C++ kernels took
+  about 285 s here under load and is not the code a GPU runs): validation and test loss within 1e-2
+  of the eager round's.
 
 Each test also shows that the path really ran (the autocast dtype a forward hook sees, the
 weights' memory format, the compiled module and its graphs), so a gate that stays shut fails it.
 """
 
+import pytest
 import torch
 import torch.nn.functional as F
+from test_train import settings, tiny_data
 from torch import nn
-
-import pytest
 
 from proxy_attention.models import load_checkpoint
 from proxy_attention.train.schedule import parse_schedule
 from proxy_attention.train.trainer import Trainer, train_round
-
-from test_train import settings, tiny_data
 
 
 def first_batch(trainer: Trainer):
@@ -141,7 +141,9 @@ def test_compiled_round_on_cpu_matches_eager(tmp_path, monkeypatch):
     real_compile = torch.compile
 
     def compile_spy(model, *args, **kwargs):
-        compiled.append(real_compile(model, *args, **kwargs))
+        # TorchDynamo's graphs and AOTAutograd's backward as on the GPU, without Inductor's C++ build of CPU
+        # kernels (minutes here, and not the code a GPU runs): the gate, the graphs and the saved weights are checked
+        compiled.append(real_compile(model, *args, **{**kwargs, "backend": "aot_eager"}))
         return compiled[-1]
 
     monkeypatch.setattr(torch, "compile", compile_spy)

@@ -15,7 +15,7 @@ import torch
 
 from proxy_attention.augment.table import names
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "gpu_check.sh"
 NUM = r"[\d,]+\.\d"  # bench.py's fmt(): 1,234.5
 
@@ -28,7 +28,8 @@ def gpu_check(*args, python=sys.executable, timeout=1800):
 @pytest.fixture(scope="module")
 def cpu_check():
     proc = gpu_check("--device", "cpu")
-    assert proc.returncode == 0, f"gpu_check.sh --device cpu failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+    assert proc.returncode == 0, (f"gpu_check.sh --device cpu failed ({proc.returncode}):\n"
+                                  f"{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
     return proc.stdout
 
 

@@ -9,11 +9,11 @@ import torch
 import yaml
 
 from proxy_attention.augment.erasing import grid_mask
-from proxy_attention.augment.table import names
 from proxy_attention.augment.registry import build_augmentation, validate_options
+from proxy_attention.augment.table import names
 from proxy_attention.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 K = 5
 # fixed geometry, every image masked: only the offsets are random
 FIXED = {"rotate": 0, "prob": 1.0, "mode": 1}

@@ -3,7 +3,7 @@
 Without a warm worker (a cluster, PROXY_ATTENTION_WARM=0, threads above 1) every job is a fresh
 interpreter, so a library a script's imports pull in for nothing is paid once per job (issue 14: a
 training job paid 2.4 s for scikit-learn and SciPy it never used). In a local run the job hands
-itself to a warm worker first (tests/test_workers.py), whose imports no job pays for.
+itself to a warm worker first (tests/workflow/test_workers.py), whose imports no job pays for.
 """
 
 import ast
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # script -> libraries its job must not load
 MUST_NOT_LOAD = {

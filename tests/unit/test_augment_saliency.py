@@ -81,7 +81,8 @@ def test_saliencymix_box_is_centred_on_the_source_peak_and_clipped():
             py, px = peaks[k]
             # a side c with lo = max(0, p - c//2), hi = min(H, p + (c+1)//2), same c on both axes
             assert any(
-                (y0, y1, x0, x1) == (max(0, py - c // 2), min(h, py + (c + 1) // 2), max(0, px - c // 2), min(w, px + (c + 1) // 2))
+                (y0, y1, x0, x1)
+                == (max(0, py - c // 2), min(h, py + (c + 1) // 2), max(0, px - c // 2), min(w, px + (c + 1) // 2))
                 for c in range(1, h + 1)
             ), (k, (py, px), (y0, y1, x0, x1))
             torch.testing.assert_close(t[i, k], pasted.float().mean(), atol=1e-6, rtol=0)

@@ -149,7 +149,7 @@ def test_a_step_that_changed_no_pixel_says_so_in_its_log_stats_and_the_report(tm
 
 def test_every_cam_method_writes_the_proxies_the_library_would(tmp_path, monkeypatch):
     """The step's CAMs are made on the model's device (proxy_attention/cams.py); with pytorch-grad-cam's own classes
-    it writes the same proxies: maps within 1e-5 (tests/test_cams.py), so a pixel may be edited differently
+    it writes the same proxies: maps within 1e-5 (tests/unit/test_cams.py), so a pixel may be edited differently
     only where its CAM is within 1e-5 of the threshold, and elsewhere differ by at most one level of 255
     (the product rounded at .5)."""
     from proxy_attention import cams as cams_module

@@ -52,7 +52,8 @@ def test_clean_honest_run_passes(tmp_path, split):
 @pytest.mark.parametrize(
     "where, plant, message",
     [
-        ("proxy/cfg/round1", lambda rec, parts: {**rec, "train_rows": np.append(rec["train_rows"], parts["val"][0])}, "validation/other images in training"),
+        ("proxy/cfg/round1", lambda rec, parts: {**rec, "train_rows": np.append(rec["train_rows"], parts["val"][0])},
+         "validation/other images in training"),
         ("baseline/round1", lambda rec, parts: {**rec, "train_proxy_sources": np.array([parts["test"][0]])}, "TEST images"),
         ("round0", lambda rec, parts: {**rec, "val_rows": rec["val_rows"][1:]}, "validation set is not fold 0"),
     ],

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from proxy_attention.augment.base import BatchAugmentation, smooth_one_hot
 from proxy_attention.augment import table
+from proxy_attention.augment.base import BatchAugmentation, smooth_one_hot
 from proxy_attention.augment.registry import augmentation_class, build_augmentation, validate_options
 from proxy_attention.errors import ConfigError
 
