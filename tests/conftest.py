@@ -13,8 +13,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
-# scripts/report_check.py (the report checker is a dev tool, not part of the runtime package)
-sys.path.insert(0, str(REPO / "scripts"))
+# tools/report_check.py (the report checker is a dev tool, not part of the runtime package)
+sys.path.insert(0, str(REPO / "tools"))
 
 # Keep torch to the cores CI has, and never reach a model hub from a test.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

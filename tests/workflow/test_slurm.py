@@ -1,9 +1,9 @@
 """The tiny grid on a real (one-node, local) SLURM cluster gives the local results.
 
-The test starts a cluster with scripts/slurm/start_local_cluster.sh (Debian's
+The test starts a cluster with tools/slurm/start_local_cluster.sh (Debian's
 slurm-wlm + munge, all traffic on 127.0.0.1), runs the workflow once with the
 local executor and once through `--executor slurm`
-(scripts/slurm/run_tiny_grid.sh, profiles/slurm), and compares the numeric
+(tools/slurm/run_tiny_grid.sh, profiles/slurm), and compares the numeric
 result columns of results/summary/runs.csv.
 
 It is skipped only when the cluster script says SLURM cannot be installed
@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPTS = REPO / "scripts" / "slurm"
+SCRIPTS = REPO / "tools" / "slurm"
 
 # (id, workflow folder with the Snakefile, config file).  In the repository the
 # real one is (REPO, REPO / "tests/configs/tiny.yaml").
@@ -118,7 +118,7 @@ def run_local(workflow: Path, configfile: Path, outdir: Path, cores: int = 2):
 
 
 def run_slurm(workflow: Path, configfile: Path, outdir: Path, jobs: int = 2):
-    """The workflow through `--executor slurm` (scripts/slurm/run_tiny_grid.sh)."""
+    """The workflow through `--executor slurm` (tools/slurm/run_tiny_grid.sh)."""
     # poll every 2 s: the local cluster answers at once, and Snakemake's 10 s made this test 10 minutes long
     env = dict(os.environ, SNAKEMAKE=" ".join(_snakemake_cmd()), SLURM_JOBS=str(jobs),
                SLURM_STATUS_INIT_S=os.environ.get("SLURM_STATUS_INIT_S", "2"),

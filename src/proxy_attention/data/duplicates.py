@@ -25,7 +25,7 @@ pair is a near-duplicate only if the largest local RMS difference left (a
 Gaussian window of sigma 1.5 px, both directions) is at most
 :data:`PIXEL_THRESHOLD` gray levels. A re-encoded or resized copy leaves noise
 spread thinly everywhere; a different picture leaves at least one place that
-differs (the plane, a stroke). Measured (``scripts/measure_near_duplicates.py``,
+differs (the plane, a stroke). Measured (``tools/measure_near_duplicates.py``,
 docs/what-happens-when.md): JPEG quality 75, a resize to 3/4 and a brightness
 change left at most 17.8 levels at 32, 64 and 224 px; every candidate pair of
 different pictures (Imagenette at phash distance <= 12, the 8x8 digits upscaled

@@ -1,7 +1,7 @@
 """Print the tables of docs/results.md from a finished run's comparison.csv and augmentations.csv.
 
-    python scripts/results_table.py [results/summary]
-    python scripts/results_table.py --arm-baselines results/runs/<dataset>/<model>/<schedule>/<protocol>
+    python tools/results_table.py [results/summary]
+    python tools/results_table.py --arm-baselines results/runs/<dataset>/<model>/<schedule>/<protocol>
 
 One row per question and augmentation arm: the mean paired difference of final test accuracy
 (percentage points), its 95% t-interval, the number of pairs (folds x seeds) and the smallest

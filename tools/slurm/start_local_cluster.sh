@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start a throw-away, one-node SLURM cluster on this machine (for tests).
 #
-#   scripts/slurm/start_local_cluster.sh
+#   tools/slurm/start_local_cluster.sh
 #
 # * installs Debian's slurm-wlm + munge with apt-get if they are missing
 #   (exit code 3 if that is impossible, so that tests can skip);
@@ -13,7 +13,7 @@
 #
 # Idempotent: running it again while the cluster is up is a no-op apart from
 # the health check; if the written slurm.conf would change, the daemons are
-# restarted.  Stop with scripts/slurm/stop_local_cluster.sh.
+# restarted.  Stop with tools/slurm/stop_local_cluster.sh.
 #
 # Needs root (it installs packages and writes /etc/slurm).
 # All SLURM traffic goes to 127.0.0.1: the controller host and the node address
@@ -132,7 +132,7 @@ fi
 install -d -m 0755 "$CONF_DIR" "$LOG_DIR" "$STATE_DIR" "$SPOOL_DIR"
 NEWCONF="$(mktemp)"
 cat >"$NEWCONF" <<EOF
-# Written by scripts/slurm/start_local_cluster.sh -- one-node test cluster.
+# Written by tools/slurm/start_local_cluster.sh -- one-node test cluster.
 ClusterName=localtest
 SlurmctldHost=${HOST}(127.0.0.1)
 SlurmUser=root

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run a workflow through SLURM (`--executor slurm`) with the repo's SLURM profile.
 #
-#   scripts/slurm/run_tiny_grid.sh WORKFLOW_DIR CONFIGFILE OUTDIR [extra snakemake args...]
+#   tools/slurm/run_tiny_grid.sh WORKFLOW_DIR CONFIGFILE OUTDIR [extra snakemake args...]
 #
 #   WORKFLOW_DIR  folder holding the Snakefile (e.g. the repository root)
 #   CONFIGFILE    config to run (e.g. tests/configs/tiny.yaml)

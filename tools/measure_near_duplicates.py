@@ -1,6 +1,6 @@
 """Precision of the near-duplicate decision at 32, 64 and 224 px, before and after the pixel check.
 
-    nice -n 15 python scripts/measure_near_duplicates.py ../shared/datasets/imagenette2-224.tgz --out /tmp/nd
+    nice -n 15 python tools/measure_near_duplicates.py ../shared/datasets/imagenette2-224.tgz --out /tmp/nd
 
 Reads the archive (never writes to it), extracts it to a temporary folder and
 downscales every image to 32 and 64 px (Lanczos; 224 is the archive's size), the

@@ -2,7 +2,7 @@
 """Render the HTML report in headless Chromium, take screenshots and fail on errors or missing figures.
 
     snakemake --report results/report.html
-    python scripts/render_report.py results/report.html --out results/report_screens --figures
+    python tools/render_report.py results/report.html --out results/report_screens --figures
 
 Exit status 1 (with the problems listed) when the page raises a JavaScript error, an
 embedded figure does not display, an expected result is missing, or the first screen

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stop the one-node test cluster started by start_local_cluster.sh.
 #
-#   scripts/slurm/stop_local_cluster.sh [--purge]
+#   tools/slurm/stop_local_cluster.sh [--purge]
 #
 # Cancels all jobs, stops slurmd, slurmctld and munged (by their pid files,
 # never by name).  --purge also removes the controller state and the
