@@ -3,7 +3,7 @@
 import os
 
 from proxy_attention import paths
-from proxy_attention.config import explain_settings
+from proxy_attention.grid import explain_settings
 from proxy_attention.train.settings import (
     FINDER_FIELDS,
     TrainSettings,

@@ -15,7 +15,8 @@ its folder:
 
 Shared by all of them:
 
-- :mod:`proxy_attention.config`    config checks beyond the schema, the proxy grid, labels
+- :mod:`proxy_attention.config`    config checks beyond the schema, labels
+- :mod:`proxy_attention.grid`      the runs a config asks for and their files (the proxy grid, folds, targets)
 - :mod:`proxy_attention.paths`     the workflow's file layout (path arithmetic of the rules)
 - :mod:`proxy_attention.models`    timm models, checkpoints, CAM target layers
 - :mod:`proxy_attention.devices`   the device resolver and GPU claims of multi-GPU machines

@@ -1,6 +1,11 @@
 # Dataset -> index -> split -> decoded-image cache (code: src/proxy_attention/data/).
 
-from proxy_attention.data.datasets import preparation_params
+from proxy_attention.data.datasets import archive_paths, preparation_params
+
+
+def dataset_archives(wildcards) -> list[str]:
+    """The verified archives a published dataset is converted from (none for built-ins and folders)."""
+    return archive_paths(wildcards.dataset, dataset_options(wildcards.dataset))
 
 
 rule prepare_dataset:

@@ -1,7 +1,13 @@
 # Explanation quality of every final model (thesis 4.8.1, 5.2; code:
 # src/proxy_attention/analysis/explain.py): CAMs of the same test images, scored with ROAD
 # and the confidence change when keeping the CAM region, one job per fold; a gallery per fold.
-# The figures are local rules on a cluster (see plots.smk).
+# The figures are local rules on a cluster (see report.smk).
+
+from proxy_attention.grid import explain_settings
+
+
+def explained_runs(wildcards) -> list[dict]:
+    return GRID.explained_runs(wildcards, run_configs())
 
 
 rule explain:
@@ -11,7 +17,7 @@ rule explain:
     known only when the selection checkpoint of a screened grid has run."""
     input:
         unpack(fold_inputs),
-        checkpoints=explain_checkpoints,
+        checkpoints=lambda w: GRID.explain_checkpoints(w, run_configs()),
     output:
         directory(f"{RUN}/explain"),
     log:
@@ -25,7 +31,7 @@ rule explain:
         **HEAVY,
     params:
         csv=lambda w: [r["explain"] for r in explained_runs(w)],
-        settings=explain_params,
+        settings=lambda w: canonical(explain_settings(config, w.model)),
         seed=config["seed"],
         device=config["training"]["device"],
         torch_threads=TORCH_THREADS,

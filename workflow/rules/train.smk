@@ -20,6 +20,56 @@
 #   (code of the controls: src/proxy_attention/proxy/controls.py)
 
 
+from proxy_attention.grid import run_info, shared_run_info
+from proxy_attention.train.settings import finder_settings
+
+PROXY_STEP = LAYOUT.proxy_step  # written by the train_proxy job of round r
+SHARED_MATCHED = LAYOUT.shared_matched
+SHARED_REPLAY = LAYOUT.shared_replay
+RANDOM_LOCATION_STEP = LAYOUT.random_location_step
+# rounds from 2 on (round 1 of a shared control is its own rule)
+LATER_ROUND = r"[2-9]|[1-9]\d+"
+
+
+# Input functions and params of the rules below: wildcards -> proxy_attention.grid.
+
+
+def round_settings(wildcards) -> dict:
+    return canonical(GRID.round_settings(wildcards))
+
+
+def batch_size_settings(wildcards) -> dict:
+    return canonical(finder_settings(config, wildcards.model, int(wildcards.size)))
+
+
+def batch_size_input(wildcards) -> dict:
+    return GRID.batch_size_input(wildcards)
+
+
+def train_info(method: str, per_config: bool = True):
+    """Params: the run_info of a round of ``method`` (of the job's proxy configuration)."""
+    return lambda w: canonical(
+        run_info(w, method, GRID.proxy_params(w) if per_config else None)
+    )
+
+
+def shared_info(method: str):
+    return lambda w: canonical(shared_run_info(w, method))
+
+
+def first_step_of(method: str):
+    return lambda w: canonical(GRID.first_step_params(w, method))
+
+
+def control_init(method: str):
+    return lambda w: GRID.control_checkpoint(w, method)
+
+
+def let_go(outputs: dict) -> dict:
+    """A round's outputs with its checkpoint temp() (keep_intermediate_rounds: false, below)."""
+    return {**outputs, "checkpoint": temp(outputs["checkpoint"])}
+
+
 rule train_round0:
     input:
         unpack(fold_inputs),
@@ -38,8 +88,8 @@ rule train_round0:
     params:
         round=0,
         settings=round_settings,
-        run_info=lambda w: canonical(run_info(w, "round0")),
-        feeds_proxy_step=feeds_proxy_step,
+        run_info=train_info("round0", per_config=False),
+        feeds_proxy_step=GRID.feeds_proxy_step,
     script:
         "../scripts/train_round.py"
 
@@ -48,7 +98,7 @@ use rule train_round0 as train_baseline with:
     input:
         unpack(fold_inputs),
         unpack(batch_size_input),
-        init=init_checkpoint(lambda w: f"{run_dir(w)}/baseline"),
+        init=lambda w: GRID.init_checkpoint(w, f"{run_dir(w)}/baseline"),
     output:
         **round_outputs(f"{RUN}/baseline/round{{round}}"),
     log:
@@ -57,7 +107,7 @@ use rule train_round0 as train_baseline with:
         benchmark_path("train", f"{RUN}/baseline/round{{round}}")
     params:
         round=lambda w: int(w.round),
-        run_info=lambda w: canonical(run_info(w, "baseline")),
+        run_info=train_info("baseline", per_config=False),
         feeds_proxy_step=False,
 
 
@@ -65,8 +115,8 @@ use rule train_round0 as train_proxy with:
     input:
         unpack(fold_inputs),
         unpack(batch_size_input),
-        init=init_checkpoint(proxy_dir),
-        manifests=earlier_proxy_manifests,
+        init=lambda w: GRID.init_checkpoint(w, GRID.proxy_dir(w)),
+        manifests=GRID.earlier_proxy_manifests,
     output:
         **round_outputs(f"{PROXY_RUN}/round{{round}}"),
         **proxy_step_outputs(PROXY_STEP),
@@ -77,8 +127,8 @@ use rule train_round0 as train_proxy with:
         benchmark_path("train", f"{PROXY_RUN}/round{{round}}")
     params:
         round=lambda w: int(w.round),
-        run_info=lambda w: canonical(run_info(w, "proxy", proxy_params(w))),
-        proxy_step=proxy_step_params,
+        run_info=train_info("proxy"),
+        proxy_step=lambda w: canonical(GRID.proxy_step_params(w)),
 
 
 use rule train_round0 as train_matched with:
@@ -86,7 +136,7 @@ use rule train_round0 as train_matched with:
         unpack(fold_inputs),
         unpack(batch_size_input),
         init=control_init("baseline_matched"),
-        matched_manifests=round_proxy_manifests,
+        matched_manifests=GRID.round_proxy_manifests,
     output:
         **round_outputs(f"{PROXY_RUN}/matched/round{{round}}"),
     log:
@@ -98,7 +148,7 @@ use rule train_round0 as train_matched with:
         round=LATER_ROUND,
     params:
         round=lambda w: int(w.round),
-        run_info=lambda w: canonical(run_info(w, "baseline_matched", proxy_params(w))),
+        run_info=train_info("baseline_matched"),
         feeds_proxy_step=False,
 
 
@@ -117,9 +167,9 @@ use rule train_round0 as train_matched_first with:
         protocol="honest",
     params:
         round=1,
-        run_info=lambda w: canonical(shared_run_info(w, "baseline_matched")),
+        run_info=shared_info("baseline_matched"),
         feeds_proxy_step=False,
-        first_step=lambda w: canonical(first_step_params(w, "baseline_matched")),
+        first_step=first_step_of("baseline_matched"),
 
 
 use rule train_round0 as train_replay_first with:
@@ -137,9 +187,9 @@ use rule train_round0 as train_replay_first with:
         protocol="honest",
     params:
         round=1,
-        run_info=lambda w: canonical(shared_run_info(w, "replay")),
+        run_info=shared_info("replay"),
         feeds_proxy_step=False,
-        first_step=lambda w: canonical(first_step_params(w, "replay")),
+        first_step=first_step_of("replay"),
 
 
 use rule train_round0 as train_replay with:
@@ -147,7 +197,7 @@ use rule train_round0 as train_replay with:
         unpack(fold_inputs),
         unpack(batch_size_input),
         init=control_init("replay"),
-        replay_manifests=round_proxy_manifests,
+        replay_manifests=GRID.round_proxy_manifests,
     output:
         **round_outputs(f"{PROXY_RUN}/replay/round{{round}}"),
     log:
@@ -159,7 +209,7 @@ use rule train_round0 as train_replay with:
         round=LATER_ROUND,
     params:
         round=lambda w: int(w.round),
-        run_info=lambda w: canonical(run_info(w, "replay", proxy_params(w))),
+        run_info=train_info("replay"),
         feeds_proxy_step=False,
 
 
@@ -168,7 +218,7 @@ use rule train_round0 as train_random_location with:
         unpack(fold_inputs),
         unpack(batch_size_input),
         init=control_init("random_location"),
-        manifests=earlier_random_location_manifests,
+        manifests=GRID.earlier_random_location_manifests,
         of_step=f"{PROXY_STEP}/manifest.csv",
         of_cams=f"{PROXY_STEP}/cams.npz",
     output:
@@ -183,15 +233,15 @@ use rule train_round0 as train_random_location with:
         protocol="honest",
     params:
         round=lambda w: int(w.round),
-        run_info=lambda w: canonical(run_info(w, "random_location", proxy_params(w))),
+        run_info=train_info("random_location"),
         feeds_proxy_step=False,
-        random_location=lambda w: canonical({"proxy": proxy_params(w)}),
+        random_location=lambda w: canonical({"proxy": GRID.proxy_params(w)}),
 
 
 rule find_batch_size:
     """training.batch_size: auto -- the thesis's batch size finder, once per model, image size and device."""
     output:
-        "results/batch_size/{model}_{size}px_{device}.json",
+        paths.BATCH_SIZE,
     log:
         log_path("find_batch_size", "{model}_{size}px_{device}"),
     conda:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from proxy_attention.config import PROXY_GRID_KEYS
+from proxy_attention.grid import PROXY_GRID_KEYS
 from proxy_attention.train.settings import TRAINED_WITH
 
 # Columns that identify a run and round; the rest are hyperparameters and measurements.

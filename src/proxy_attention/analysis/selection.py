@@ -23,7 +23,7 @@ from __future__ import annotations
 import pandas as pd
 
 from proxy_attention.analysis.stats import compare, final_rounds, group_keys
-from proxy_attention.config import PROXY_GRID_KEYS
+from proxy_attention.grid import PROXY_GRID_KEYS
 
 SELECTION_COLUMNS = ["reference", "metric", "config", "n_pairs", "mean", "mean_diff", "ci_low", "ci_high",
                      "group_rank", "score", "bound", "selection_rank", "chosen"]

@@ -7,7 +7,8 @@ import pandas as pd
 import seaborn as sns
 
 from proxy_attention.analysis.answer import pvalue
-from proxy_attention.config import PROXY_GRID_KEYS, run_labels
+from proxy_attention.config import run_labels
+from proxy_attention.grid import PROXY_GRID_KEYS
 from proxy_attention.report.plots import empty_figure, plt, save
 
 VERDICT_COLOURS = {"better": "#1a9850", "worse": "#d73027", "no clear difference": "0.35", "too few pairs": "0.6"}

@@ -1,6 +1,29 @@
-# Figures of the report (code: src/proxy_attention/report/). Categories: see aggregate.smk.
-# Drawing a figure takes a second or two and no torch: local rules on a cluster (aggregate.smk),
+# Figures of the report (code: src/proxy_attention/report/). Categories: see analysis.smk.
+# Drawing a figure takes a second or two and no torch: local rules on a cluster (analysis.smk),
 # except augmentation_gallery, which computes saliency maps with a model.
+
+from proxy_attention.config import short_config
+from proxy_attention.grid import PROXY_CONFIG_PATTERN, proxy_config_name
+from proxy_attention.grid import figure_labels as group_labels
+from proxy_attention.paths import GROUP
+
+FIGURES = LAYOUT.figures
+GALLERY = LAYOUT.gallery
+
+
+def figure_labels(item: str):
+    """Report labels of a figure of one (dataset, model, schedule, protocol)."""
+    return lambda w: group_labels(w, item)
+
+
+def final_metrics(wildcards) -> dict[str, dict[str, list[str]]]:
+    return GRID.final_metrics(wildcards, run_configs())
+
+
+def benchmark_inputs(wildcards) -> dict:
+    """Every benchmark file of the workflow's heavy jobs, by rule (those that exist in a report)."""
+    bench = {k: present(v) for k, v in GRID.benchmark_files(run_configs()).items()}
+    return {name: files for name, files in bench.items() if files}
 
 
 rule plot_paired_differences:
@@ -150,7 +173,7 @@ rule plot_proxy_counts:
 
 rule plot_gallery:
     input:
-        unpack(gallery_inputs),
+        unpack(GRID.gallery_inputs),
     output:
         report(
             GALLERY,
@@ -159,17 +182,17 @@ rule plot_gallery:
             labels=lambda w: {
                 **figure_labels("proxy gallery")(w),
                 "configuration": short_config(
-                    proxy_config_name(proxy_params(w)), GRID_LABEL_KEYS
+                    proxy_config_name(proxy_params(w)), GRID.label_keys
                 ),
             },
         ),
     log:
-        log_path("plots", f"{GROUP}/gallery/{paramspace.wildcard_pattern}"),
+        log_path("plots", f"{GROUP}/gallery/{PROXY_CONFIG_PATTERN}"),
     localrule: True
     conda:
         ENV
     params:
-        steps=gallery_steps,
+        steps=GRID.gallery_steps,
         threshold=lambda w: proxy_params(w)["proxy_threshold"],
         title=lambda w: (
             f"{w.dataset} / {w.model} / {w.schedule}, seed {config['seeds'][0]} fold {FOLDS[0]}\n"
@@ -240,7 +263,7 @@ rule plot_augmentations:
 
 rule augmentation_gallery:
     input:
-        unpack(augmentation_gallery_inputs),
+        unpack(GRID.augmentation_gallery_inputs),
     output:
         report(
             f"{SUMMARY}/figures/{{dataset}}/augmentations.png",
