@@ -99,6 +99,17 @@ def test_every_round_is_planned_once_with_its_kind():
     assert len(g.train_sets()) == 1 + 2 + 2 + 2
     assert g.proxy_manifests() == [f"{RUN0.replace('1p1', '1p1p1')}/proxy/{NAME}/proxy{r}/manifest.csv"
                                    for r in (1, 2)]
+    # without a proxy step a run's round 0 is its last (kept: it is the final model)
+    plain = Grid(config(schedules=[[2]], run_folds=[0])).planned_rounds()
+    assert [kind for _, _, kind in plain] == ["last", "last", "last"]
+
+
+def test_groups_are_every_dataset_model_schedule_and_protocol():
+    g = Grid(config(models=["resnet10t", "resnet18"], schedules=[[1, "p", 1], [2]], protocols=["honest", "thesis"]))
+    assert [(x["model"], x["schedule"], x["protocol"]) for x in g.groups()] == [
+        ("resnet10t", "1p1", "honest"), ("resnet10t", "1p1", "thesis"), ("resnet10t", "2", "honest"),
+        ("resnet10t", "2", "thesis"), ("resnet18", "1p1", "honest"), ("resnet18", "1p1", "thesis"),
+        ("resnet18", "2", "honest"), ("resnet18", "2", "thesis")]
 
 
 def test_tiny_targets():
@@ -178,6 +189,7 @@ def test_the_figures_of_a_group():
                                                  for r in runs]}}
     w = {**group, **{k: str(v) for k, v in g.proxy_configs[0].items()}}
     assert g.gallery_steps(w) == [f"{runs[0]}/proxy/{NAME}/proxy1"]  # first seed and fold, plain arm
+    assert Grid(config()).gallery_steps(w) == [f"{RUN0}/proxy/{NAME}/proxy1"]  # fold 0 of folds 0, 1
     assert g.gallery_inputs(w)["cams"] == [f"{runs[0]}/proxy/{NAME}/proxy1/cams.npz"]
     # a saliency-guided arm needs round 0 of the plain arm for its CAM
     assert g.augmentation_gallery_inputs({"dataset": "digits"})["checkpoint"] == f"{runs[0]}/round0/checkpoint.pt"

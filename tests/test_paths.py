@@ -150,6 +150,7 @@ def test_a_stage_layout_under_its_root():
     confirm, screen = paths.Layout(), paths.Layout("results/screen", "c~{c}")
     assert confirm.run == paths.RUN and confirm.split == "results/data/{dataset}/split.csv"
     assert screen.run == "results/screen/runs/{dataset}/{model}/{schedule}/{protocol}{aug}/seed{seed}/fold{fold}"
+    assert screen.split == "results/screen/data/{dataset}/split.csv"
     assert screen.proxy_step == screen.run + "/proxy/c~{c}/proxy{round}"
     assert screen.random_location_step == screen.run + "/proxy/c~{c}/random_location/proxy{round}"
     assert screen.shared_replay == screen.run + "/shared/subset_wrong~{subset_wrong}/subset_order~{subset_order}/replay"
