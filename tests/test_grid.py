@@ -145,6 +145,9 @@ def test_a_screen_stage_lives_under_its_root():
         for k in ("digits/resnet10t/1p1/honest/seed0/fold0", "digits/resnet10t/1p1/honest/seed0/fold1")]
     assert bench["train_replay"] == []
     assert g.summary_targets(False)[0] == "results/screen/summary/leakage_audit.csv"
+    # in a report only the files that exist, and only the rules with such files
+    assert g.benchmark_files(keep=lambda fs: [f for f in fs if "prepare" in f]) == {
+        "prepare_dataset": ["results/benchmarks/prepare_dataset/digits.tsv"]}
 
 
 def test_what_a_training_round_reads():

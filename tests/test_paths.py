@@ -35,6 +35,11 @@ def test_round_and_step_outputs():
         "manifest": "p/proxy1/manifest.csv", "cams": "p/proxy1/cams.npz", "stats": "p/proxy1/stats.json"}
 
 
+def test_an_intermediate_round_lets_its_checkpoint_go():
+    let_go = paths.let_go(lambda f: f"temp:{f}", paths.round_outputs("d/round1"))
+    assert let_go == {**paths.round_outputs("d/round1"), "checkpoint": "temp:d/round1/checkpoint.pt"}
+
+
 def test_checkpoints_chain_through_the_shared_round0():
     assert paths.previous_checkpoint(RUN, f"{RUN}/baseline", 1) == f"{RUN}/round0/checkpoint.pt"
     assert paths.previous_checkpoint(RUN, f"{RUN}/baseline", 3) == f"{RUN}/baseline/round2/checkpoint.pt"

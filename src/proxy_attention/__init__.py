@@ -10,8 +10,8 @@ its folder:
 - :mod:`proxy_attention.train`     training rounds, training sets, schedules (``rules/train.smk``)
 - :mod:`proxy_attention.proxy`     the proxy step: search, CAMs, proxy images (run by ``train_proxy``, ``rules/train.smk``)
 - :mod:`proxy_attention.analysis`  tables, statistics, the answer, audits, explanations
-  (``rules/aggregate.smk``, ``rules/explain.smk``)
-- :mod:`proxy_attention.report`    figures for ``snakemake --report`` (``rules/plots.smk``)
+  (``rules/analysis.smk``, ``rules/explain.smk``)
+- :mod:`proxy_attention.report`    figures for ``snakemake --report`` (``rules/report.smk``)
 
 Shared by all of them:
 

@@ -384,8 +384,9 @@ class Grid:
             inputs["checkpoint"] = f"{self.run_dir(first)}/round0/checkpoint.pt"
         return inputs
 
-    def benchmark_files(self, configs: list[dict] | None = None) -> dict[str, list[str]]:
-        """Every benchmark file of the workflow's heavy jobs, by rule (the data steps, every round kind)."""
+    def benchmark_files(self, configs: list[dict] | None = None, keep=None) -> dict[str, list[str]]:
+        """Every benchmark file of the workflow's heavy jobs, by rule (the data steps, every round kind);
+        with ``keep`` (a filter of a list of files) only the rules with files it keeps."""
         bench = {name: set() for name in DATA_STEPS}
         bench.update({kind.rule: set() for kind in paths.ROUND_KINDS})
         for d in self.config["datasets"]:  # the shared data steps write the confirm stage's benchmarks
@@ -396,7 +397,10 @@ class Grid:
         for _, run in self.all_runs(configs):
             for path in run["train_benchmark"]:  # results/benchmarks/train/<round dir>.tsv
                 bench[paths.round_rule(path.removesuffix(".tsv"))].add(path)
-        return {name: sorted(files) for name, files in bench.items()}
+        if keep is None:
+            return {name: sorted(files) for name, files in bench.items()}
+        kept = {name: keep(sorted(files)) for name, files in bench.items()}
+        return {name: files for name, files in kept.items() if files}
 
     # --- targets ---
 

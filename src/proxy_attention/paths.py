@@ -171,6 +171,12 @@ def round_outputs(round_dir: str) -> dict[str, str]:
     return {name: f"{round_dir}/{file}" for name, file in ROUND_FILES.items()}
 
 
+def let_go(temp, outputs: dict[str, str]) -> dict:
+    """A round's outputs with its checkpoint marked by ``temp`` (Snakemake's temp(): deleted once the
+    rounds that read it have run; keep_intermediate_rounds: false, workflow/rules/train.smk)."""
+    return {**outputs, "checkpoint": temp(outputs["checkpoint"])}
+
+
 def proxy_step_outputs(step_dir: str) -> dict[str, str]:
     """The named file outputs of a proxy step written into ``step_dir`` (its images/ folder aside)."""
     return {name: f"{step_dir}/{file}" for name, file in PROXY_STEP_FILES.items()}

@@ -107,6 +107,11 @@ def fold_inputs(wildcards) -> dict:
     return GRID.fold_inputs(wildcards)
 
 
+def round_settings(wildcards) -> dict:
+    """TrainSettings keys of a round (train.smk; the report's staleness check, targets.smk)."""
+    return canonical(GRID.round_settings(wildcards))
+
+
 def run_dir(wildcards) -> str:
     return GRID.run_dir(wildcards)
 

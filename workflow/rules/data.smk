@@ -3,14 +3,9 @@
 from proxy_attention.data.datasets import archive_paths, preparation_params
 
 
-def dataset_archives(wildcards) -> list[str]:
-    """The verified archives a published dataset is converted from (none for built-ins and folders)."""
-    return archive_paths(wildcards.dataset, dataset_options(wildcards.dataset))
-
-
 rule prepare_dataset:
     input:
-        dataset_archives,
+        lambda w: archive_paths(w.dataset, dataset_options(w.dataset)),
     output:
         directory("resources/datasets/{dataset}"),
     log:

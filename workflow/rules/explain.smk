@@ -6,10 +6,6 @@
 from proxy_attention.grid import explain_settings
 
 
-def explained_runs(wildcards) -> list[dict]:
-    return GRID.explained_runs(wildcards, run_configs())
-
-
 rule explain:
     """All final models of a fold in one job: one process start (torch, timm, pytorch-grad-cam)
     instead of one per model. Writes the fold's explain/ folder: <run>.csv and <run>.npz per run
@@ -30,7 +26,7 @@ rule explain:
     resources:
         **HEAVY,
     params:
-        csv=lambda w: [r["explain"] for r in explained_runs(w)],
+        csv=lambda w: [r["explain"] for r in GRID.explained_runs(w, run_configs())],
         settings=lambda w: canonical(explain_settings(config, w.model)),
         seed=config["seed"],
         device=config["training"]["device"],
@@ -57,10 +53,10 @@ rule explain_gallery:
     conda:
         ENV
     params:
-        scores=lambda w: [r["explain"] for r in explained_runs(w)],
+        scores=lambda w: [r["explain"] for r in GRID.explained_runs(w, run_configs())],
         titles=lambda w: [
             r["config"] if r["method"] == "proxy" else r["method"]
-            for r in explained_runs(w)
+            for r in GRID.explained_runs(w, run_configs())
         ],
         n_images=config["explain"]["gallery_images"],
     script:

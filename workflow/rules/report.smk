@@ -11,21 +11,6 @@ FIGURES = LAYOUT.figures
 GALLERY = LAYOUT.gallery
 
 
-def figure_labels(item: str):
-    """Report labels of a figure of one (dataset, model, schedule, protocol)."""
-    return lambda w: group_labels(w, item)
-
-
-def final_metrics(wildcards) -> dict[str, dict[str, list[str]]]:
-    return GRID.final_metrics(wildcards, run_configs())
-
-
-def benchmark_inputs(wildcards) -> dict:
-    """Every benchmark file of the workflow's heavy jobs, by rule (those that exist in a report)."""
-    bench = {k: present(v) for k, v in GRID.benchmark_files(run_configs()).items()}
-    return {name: files for name, files in bench.items() if files}
-
-
 rule plot_paired_differences:
     input:
         pairs=f"{SUMMARY}/paired_differences.csv",
@@ -35,7 +20,7 @@ rule plot_paired_differences:
             f"{FIGURES}/paired_differences.svg",
             caption="../report/paired_differences.rst",
             category=category("Answer"),
-            labels=figure_labels("2 paired differences"),
+            labels=lambda w: group_labels(w, "2 paired differences"),
         ),
     log:
         log_path("plots", f"{GROUP}/paired_differences"),
@@ -56,7 +41,7 @@ rule plot_heatmap:
             f"{FIGURES}/heatmap.svg",
             caption="../report/heatmap.rst",
             category=category("Answer"),
-            labels=figure_labels("3 heatmap t x w"),
+            labels=lambda w: group_labels(w, "3 heatmap t x w"),
         ),
     log:
         log_path("plots", f"{GROUP}/heatmap"),
@@ -76,7 +61,7 @@ rule plot_confusion:
         metrics=lambda w: sorted(
             {
                 p
-                for by_config in final_metrics(w).values()
+                for by_config in GRID.final_metrics(w, run_configs()).values()
                 for ps in by_config.values()
                 for p in ps
             }
@@ -86,7 +71,7 @@ rule plot_confusion:
             f"{FIGURES}/confusion.svg",
             caption="../report/confusion.rst",
             category=category("Answer"),
-            labels=figure_labels("4 confusion matrices"),
+            labels=lambda w: group_labels(w, "4 confusion matrices"),
         ),
     log:
         log_path("plots", f"{GROUP}/confusion"),
@@ -95,7 +80,7 @@ rule plot_confusion:
         ENV
     params:
         reference=REFERENCE_METHODS[0],
-        final=lambda w: canonical(final_metrics(w)),
+        final=lambda w: canonical(GRID.final_metrics(w, run_configs())),
     script:
         "../scripts/plot_confusion.py"
 
@@ -109,7 +94,7 @@ rule plot_learning_curves:
             f"{FIGURES}/learning_curves.svg",
             caption="../report/learning_curves.rst",
             category=category("Training"),
-            labels=figure_labels("learning curves"),
+            labels=lambda w: group_labels(w, "learning curves"),
         ),
     log:
         log_path("plots", f"{GROUP}/learning_curves"),
@@ -156,7 +141,7 @@ rule plot_proxy_counts:
             caption="../report/proxy_counts.rst",
             category=category("Proxy steps"),
             labels=lambda w: {
-                **figure_labels("wrong images and proxies")(w),
+                **group_labels(w, "wrong images and proxies"),
                 "configuration": "best ones",
             },
         ),
@@ -180,7 +165,7 @@ rule plot_gallery:
             caption="../report/gallery.rst",
             category=category("Proxy steps"),
             labels=lambda w: {
-                **figure_labels("proxy gallery")(w),
+                **group_labels(w, "proxy gallery"),
                 "configuration": short_config(
                     proxy_config_name(proxy_params(w)), GRID.label_keys
                 ),
@@ -225,7 +210,7 @@ rule plot_classes:
 
 rule plot_runtime:
     input:
-        unpack(benchmark_inputs),
+        unpack(lambda w: GRID.benchmark_files(run_configs(), keep=present)),
     output:
         report(
             f"{SUMMARY}/runtime.svg",
@@ -250,7 +235,7 @@ rule plot_augmentations:
             f"{FIGURES}/augmentations.svg",
             caption="../report/augmentations.rst",
             category=category("Answer"),
-            labels=figure_labels("5 augmentation arms"),
+            labels=lambda w: group_labels(w, "5 augmentation arms"),
         ),
     log:
         log_path("plots", f"{GROUP}/augmentations"),

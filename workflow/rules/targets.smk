@@ -29,7 +29,7 @@ def all_targets() -> list[str]:
 def trained_with_now(wildcards) -> dict[str, dict]:
     """For the report's staleness check: the training settings every round of the fold's runs would
     be given now, by its metrics.json (which records those it was trained with)."""
-    settings = canonical(GRID.round_settings(wildcards))
+    settings = round_settings(wildcards)
     return {
         metrics: settings
         for run in run_rounds(wildcards, at_parse_time=True)

@@ -31,49 +31,13 @@ RANDOM_LOCATION_STEP = LAYOUT.random_location_step
 LATER_ROUND = r"[2-9]|[1-9]\d+"
 
 
-# Input functions and params of the rules below: wildcards -> proxy_attention.grid.
-
-
-def round_settings(wildcards) -> dict:
-    return canonical(GRID.round_settings(wildcards))
-
-
-def batch_size_settings(wildcards) -> dict:
-    return canonical(finder_settings(config, wildcards.model, int(wildcards.size)))
-
-
-def batch_size_input(wildcards) -> dict:
-    return GRID.batch_size_input(wildcards)
-
-
-def train_info(method: str, per_config: bool = True):
-    """Params: the run_info of a round of ``method`` (of the job's proxy configuration)."""
-    return lambda w: canonical(
-        run_info(w, method, GRID.proxy_params(w) if per_config else None)
-    )
-
-
-def shared_info(method: str):
-    return lambda w: canonical(shared_run_info(w, method))
-
-
-def first_step_of(method: str):
-    return lambda w: canonical(GRID.first_step_params(w, method))
-
-
-def control_init(method: str):
-    return lambda w: GRID.control_checkpoint(w, method)
-
-
-def let_go(outputs: dict) -> dict:
-    """A round's outputs with its checkpoint temp() (keep_intermediate_rounds: false, below)."""
-    return {**outputs, "checkpoint": temp(outputs["checkpoint"])}
+# The input functions and params below: wildcards -> proxy_attention.grid.
 
 
 rule train_round0:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
+        unpack(GRID.batch_size_input),
     output:
         **round_outputs(f"{RUN}/round0"),
     log:
@@ -88,7 +52,7 @@ rule train_round0:
     params:
         round=0,
         settings=round_settings,
-        run_info=train_info("round0", per_config=False),
+        run_info=lambda w: canonical(run_info(w, "round0")),
         feeds_proxy_step=GRID.feeds_proxy_step,
     script:
         "../scripts/train_round.py"
@@ -97,7 +61,7 @@ rule train_round0:
 use rule train_round0 as train_baseline with:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
+        unpack(GRID.batch_size_input),
         init=lambda w: GRID.init_checkpoint(w, f"{run_dir(w)}/baseline"),
     output:
         **round_outputs(f"{RUN}/baseline/round{{round}}"),
@@ -107,14 +71,14 @@ use rule train_round0 as train_baseline with:
         benchmark_path("train", f"{RUN}/baseline/round{{round}}")
     params:
         round=lambda w: int(w.round),
-        run_info=train_info("baseline", per_config=False),
+        run_info=lambda w: canonical(run_info(w, "baseline")),
         feeds_proxy_step=False,
 
 
 use rule train_round0 as train_proxy with:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
+        unpack(GRID.batch_size_input),
         init=lambda w: GRID.init_checkpoint(w, GRID.proxy_dir(w)),
         manifests=GRID.earlier_proxy_manifests,
     output:
@@ -127,15 +91,15 @@ use rule train_round0 as train_proxy with:
         benchmark_path("train", f"{PROXY_RUN}/round{{round}}")
     params:
         round=lambda w: int(w.round),
-        run_info=train_info("proxy"),
+        run_info=lambda w: canonical(run_info(w, "proxy", proxy_params(w))),
         proxy_step=lambda w: canonical(GRID.proxy_step_params(w)),
 
 
 use rule train_round0 as train_matched with:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
-        init=control_init("baseline_matched"),
+        unpack(GRID.batch_size_input),
+        init=lambda w: GRID.control_checkpoint(w, "baseline_matched"),
         matched_manifests=GRID.round_proxy_manifests,
     output:
         **round_outputs(f"{PROXY_RUN}/matched/round{{round}}"),
@@ -148,14 +112,14 @@ use rule train_round0 as train_matched with:
         round=LATER_ROUND,
     params:
         round=lambda w: int(w.round),
-        run_info=train_info("baseline_matched"),
+        run_info=lambda w: canonical(run_info(w, "baseline_matched", proxy_params(w))),
         feeds_proxy_step=False,
 
 
 use rule train_round0 as train_matched_first with:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
+        unpack(GRID.batch_size_input),
         init=f"{RUN}/round0/checkpoint.pt",
     output:
         **round_outputs(f"{SHARED_MATCHED}/round1"),
@@ -167,15 +131,15 @@ use rule train_round0 as train_matched_first with:
         protocol="honest",
     params:
         round=1,
-        run_info=shared_info("baseline_matched"),
+        run_info=lambda w: canonical(shared_run_info(w, "baseline_matched")),
         feeds_proxy_step=False,
-        first_step=first_step_of("baseline_matched"),
+        first_step=lambda w: canonical(GRID.first_step_params(w, "baseline_matched")),
 
 
 use rule train_round0 as train_replay_first with:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
+        unpack(GRID.batch_size_input),
         init=f"{RUN}/round0/checkpoint.pt",
     output:
         **round_outputs(f"{SHARED_REPLAY}/round1"),
@@ -187,16 +151,16 @@ use rule train_round0 as train_replay_first with:
         protocol="honest",
     params:
         round=1,
-        run_info=shared_info("replay"),
+        run_info=lambda w: canonical(shared_run_info(w, "replay")),
         feeds_proxy_step=False,
-        first_step=first_step_of("replay"),
+        first_step=lambda w: canonical(GRID.first_step_params(w, "replay")),
 
 
 use rule train_round0 as train_replay with:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
-        init=control_init("replay"),
+        unpack(GRID.batch_size_input),
+        init=lambda w: GRID.control_checkpoint(w, "replay"),
         replay_manifests=GRID.round_proxy_manifests,
     output:
         **round_outputs(f"{PROXY_RUN}/replay/round{{round}}"),
@@ -209,15 +173,15 @@ use rule train_round0 as train_replay with:
         round=LATER_ROUND,
     params:
         round=lambda w: int(w.round),
-        run_info=train_info("replay"),
+        run_info=lambda w: canonical(run_info(w, "replay", proxy_params(w))),
         feeds_proxy_step=False,
 
 
 use rule train_round0 as train_random_location with:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
-        init=control_init("random_location"),
+        unpack(GRID.batch_size_input),
+        init=lambda w: GRID.control_checkpoint(w, "random_location"),
         manifests=GRID.earlier_random_location_manifests,
         of_step=f"{PROXY_STEP}/manifest.csv",
         of_cams=f"{PROXY_STEP}/cams.npz",
@@ -233,7 +197,7 @@ use rule train_round0 as train_random_location with:
         protocol="honest",
     params:
         round=lambda w: int(w.round),
-        run_info=train_info("random_location"),
+        run_info=lambda w: canonical(run_info(w, "random_location", proxy_params(w))),
         feeds_proxy_step=False,
         random_location=lambda w: canonical({"proxy": GRID.proxy_params(w)}),
 
@@ -250,7 +214,7 @@ rule find_batch_size:
     resources:
         **HEAVY,
     params:
-        settings=batch_size_settings,
+        settings=lambda w: canonical(finder_settings(config, w.model, int(w.size))),
         device=config["training"]["device"],
         max_batch_size=config["training"]["max_batch_size"],
         torch_threads=TORCH_THREADS,
@@ -276,13 +240,13 @@ if LET_GO:
 
     use rule train_baseline as train_baseline_intermediate with:
         output:
-            **let_go(round_outputs(f"{RUN}/baseline/round{{round}}")),
+            **paths.let_go(temp, round_outputs(f"{RUN}/baseline/round{{round}}")),
         wildcard_constraints:
             schedule=LET_GO,
 
     use rule train_proxy as train_proxy_intermediate with:
         output:
-            **let_go(round_outputs(f"{PROXY_RUN}/round{{round}}")),
+            **paths.let_go(temp, round_outputs(f"{PROXY_RUN}/round{{round}}")),
             **proxy_step_outputs(PROXY_STEP),
             images=directory(f"{PROXY_STEP}/images"),
         wildcard_constraints:
@@ -290,7 +254,7 @@ if LET_GO:
 
     use rule train_matched as train_matched_intermediate with:
         output:
-            **let_go(round_outputs(f"{PROXY_RUN}/matched/round{{round}}")),
+            **paths.let_go(temp, round_outputs(f"{PROXY_RUN}/matched/round{{round}}")),
         wildcard_constraints:
             schedule=LET_GO,
             protocol="honest",
@@ -298,21 +262,21 @@ if LET_GO:
 
     use rule train_matched_first as train_matched_first_intermediate with:
         output:
-            **let_go(round_outputs(f"{SHARED_MATCHED}/round1")),
+            **paths.let_go(temp, round_outputs(f"{SHARED_MATCHED}/round1")),
         wildcard_constraints:
             schedule=LET_GO,
             protocol="honest",
 
     use rule train_replay_first as train_replay_first_intermediate with:
         output:
-            **let_go(round_outputs(f"{SHARED_REPLAY}/round1")),
+            **paths.let_go(temp, round_outputs(f"{SHARED_REPLAY}/round1")),
         wildcard_constraints:
             schedule=LET_GO,
             protocol="honest",
 
     use rule train_replay as train_replay_intermediate with:
         output:
-            **let_go(round_outputs(f"{PROXY_RUN}/replay/round{{round}}")),
+            **paths.let_go(temp, round_outputs(f"{PROXY_RUN}/replay/round{{round}}")),
         wildcard_constraints:
             schedule=LET_GO,
             protocol="honest",
@@ -320,7 +284,9 @@ if LET_GO:
 
     use rule train_random_location as train_random_location_intermediate with:
         output:
-            **let_go(round_outputs(f"{PROXY_RUN}/random_location/round{{round}}")),
+            **paths.let_go(
+                temp, round_outputs(f"{PROXY_RUN}/random_location/round{{round}}")
+            ),
             **proxy_step_outputs(RANDOM_LOCATION_STEP),
             images=directory(f"{RANDOM_LOCATION_STEP}/images"),
         wildcard_constraints:

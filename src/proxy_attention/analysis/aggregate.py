@@ -27,7 +27,7 @@ def _order(df: pd.DataFrame, first: list[str]) -> pd.DataFrame:
     return df[front + [c for c in df.columns if c not in front]]
 
 
-# Per-round file lists of a run (see workflow/rules/common.smk: run_rounds); everything else is its identity.
+# Per-round file lists of a run (proxy_attention.grid.Grid.run_rounds); everything else is its identity.
 FILE_KEYS = ("metrics", "epochs", "explain", "train_benchmark", "proxy_steps", "proxy_benchmark")
 
 
