@@ -8,8 +8,9 @@
 # The chain, one rules file per step (code: the sub-package of the same name in
 # src/proxy_attention/): download -> data (index, split, image cache) -> train (round 0) ->
 # train (round r of the proxy runs, each job running its proxy step r first -- code:
-# proxy/ -- and of the baseline and matched runs) -> aggregate (tables, comparison, audits)
-# -> plots and explain (the report's figures).
+# proxy/ -- and of the baseline and matched runs) -> analysis (tables, comparison, audits)
+# -> report and explain (the report's figures; code: report/, analysis/explain.py). Which runs
+# and targets the config asks for: proxy_attention.grid (common.smk, targets.smk).
 #
 # With `stages:` in the config (config/README.md, "Screen, then confirm"), config.smk first
 # imports this same workflow as the module `screen` (every proxy configuration, results/screen/),
@@ -47,8 +48,8 @@ include: "workflow/rules/targets.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
-include: "workflow/rules/aggregate.smk"
-include: "workflow/rules/plots.smk"
+include: "workflow/rules/analysis.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/explain.smk"
 include: "workflow/rules/select.smk"
 include: "workflow/rules/footprint.smk"

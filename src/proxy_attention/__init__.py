@@ -10,14 +10,15 @@ its folder:
 - :mod:`proxy_attention.train`     training rounds, training sets, schedules (``rules/train.smk``)
 - :mod:`proxy_attention.proxy`     the proxy step: selection, proxy images (run by ``train_proxy``, ``rules/train.smk``)
 - :mod:`proxy_attention.analysis`  tables, statistics, the answer, audits, explanations
-  (``rules/aggregate.smk``, ``rules/explain.smk``)
-- :mod:`proxy_attention.report`    figures for ``snakemake --report`` (``rules/plots.smk``)
+  (``rules/analysis.smk``, ``rules/explain.smk``)
+- :mod:`proxy_attention.report`    figures for ``snakemake --report`` (``rules/report.smk``)
 
 Shared by all of them:
 
-- :mod:`proxy_attention.config`    config checks beyond the schema, the proxy grid
+- :mod:`proxy_attention.config`    config checks beyond the schema
 - :mod:`proxy_attention.modelcheck`  the config's model check (built on the meta device), remembered once passed
 - :mod:`proxy_attention.labels`    short labels of configurations and runs (tables, legends, the report)
+- :mod:`proxy_attention.grid`      the runs a config asks for and their files (the proxy grid, folds, targets)
 - :mod:`proxy_attention.paths`     the workflow's file layout (path arithmetic of the rules)
 - :mod:`proxy_attention.models`    timm models, checkpoints, CAM target layers
 - :mod:`proxy_attention.cams`      batched CAMs on the model's device (pytorch-grad-cam's classes)

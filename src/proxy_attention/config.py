@@ -1,4 +1,4 @@
-"""Checks of the workflow config beyond its JSON schema, and the proxy grid.
+"""Checks of the workflow config beyond its JSON schema (the proxy grid: proxy_attention.grid).
 
 The schema (workflow/schemas/config.schema.yaml) checks types and ranges; this
 module checks what a schema cannot: schedules that alternate epochs and proxy
@@ -8,30 +8,13 @@ values, and stop the workflow before any job runs.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import re
 from pathlib import Path
 
-import pandas as pd
-
 from proxy_attention.errors import ConfigError, ScheduleError
 from proxy_attention.train.schedule import parse_schedule
-
-# Order of the proxy grid's dimensions; also the order of the path levels of a proxy run.
-PROXY_GRID_KEYS = [
-    "cam_method",
-    "proxy_threshold",
-    "proxy_image_weight",
-    "subset_wrong",
-    "clear_every_step",
-    "subset_order",
-    "replacement",
-    "cam_target",
-]
-
-
 
 # A number as YAML 1.2 writes it. PyYAML reads YAML 1.1, where a float needs a dot and a signed
 # exponent: `1e-3` and `1.0e5` are strings, and `lr: 1e-3` failed the schema with no hint.
@@ -249,34 +232,3 @@ def _check_folder(name: str, path) -> None:
         what = "is a file, not a folder" if folder.exists() else "does not exist"
         raise ConfigError(f"config key 'datasets.{name}.path': the folder {path} {what} "
                           f"(relative paths start in the working directory {Path.cwd()})")
-
-
-def proxy_grid(proxy: dict) -> pd.DataFrame:
-    """One row per proxy configuration: the product of the grid's lists, in PROXY_GRID_KEYS order."""
-    values = [proxy[k] for k in PROXY_GRID_KEYS]
-    rows = list(itertools.product(*values))
-    df = pd.DataFrame(rows, columns=PROXY_GRID_KEYS)
-    for key in ("proxy_threshold", "proxy_image_weight", "subset_wrong"):
-        df[key] = df[key].astype(float)
-    df["clear_every_step"] = df["clear_every_step"].astype(bool)
-    return df
-
-
-def proxy_config_name(params: dict) -> str:
-    """The path of a proxy configuration, as Snakemake's Paramspace writes it: ``cam_method~gradcam/...``."""
-    return "/".join(f"{k}~{params[k]}" for k in PROXY_GRID_KEYS)
-
-
-def folds_to_run(config: dict) -> list[int]:
-    return list(range(config["folds"])) if config["run_folds"] == "all" else sorted(config["run_folds"])
-
-
-EXPLAIN_KEYS = ("n_images", "cam_method", "cam_target", "percentiles", "batch_size")
-
-
-def explain_settings(config: dict, model: str) -> dict:
-    """The settings of the explanation job of one model's final checkpoints."""
-    return {
-        **{k: config["explain"][k] for k in EXPLAIN_KEYS},
-        "cam_target_layer": config["cam_target_layer"].get(model),
-    }

@@ -10,7 +10,7 @@ below both; and outside ``config.py``, so that editing a label keeps the remembe
 
 from __future__ import annotations
 
-from proxy_attention.config import PROXY_GRID_KEYS
+from proxy_attention.grid import PROXY_GRID_KEYS
 
 ABBREV = {"proxy_threshold": "t", "proxy_image_weight": "w", "subset_wrong": "sub", "clear_every_step": "clear",
           "subset_order": "order", "replacement": "repl", "cam_target": "target"}

@@ -61,10 +61,25 @@ ROUND_KINDS = (
               "shared/subset_wrong~{subset_wrong}/subset_order~{subset_order}/replay/round1"),
     RoundKind("train_random_location", "random_location", "proxy/{proxy}/random_location/round{round}"),
 )
+_IN_PROXY_RUN = "proxy/{proxy}/"
+# Where a control's rounds live under the proxy run (rounds from 2 on; round 1 too for random_location):
+# the kinds whose rounds live one folder below the proxy run's.
+CONTROL_DIRS = {k.method: k.directory.removeprefix(_IN_PROXY_RUN).split("/")[0] for k in ROUND_KINDS
+                if k.directory.startswith(_IN_PROXY_RUN) and k.directory.count("/") == 3}
 # The methods trained beside each proxy configuration to explain its result (proxy_attention.proxy.controls).
-CONTROL_METHODS = ("baseline_matched", "replay", "random_location")
-# Where a control's rounds live under the proxy run (rounds from 2 on; round 1 too for random_location).
-CONTROL_DIRS = {"baseline_matched": "matched", "replay": "replay", "random_location": "random_location"}
+CONTROL_METHODS = tuple(CONTROL_DIRS)
+# A kind's round directory as a pattern at the end of a path: a proxy configuration is one or more
+# ``key~value`` folders (which no fixed folder name of ROUND_KINDS is), a round a number.
+_FIELD_PATTERNS = {"proxy": r"[^/~]+~[^/]*(?:/[^/~]+~[^/]*)*", "round": r"\d+", "subset_wrong": r"[^/]+",
+                   "subset_order": r"[^/]+"}
+_ROUND_PATTERNS = [(k.rule, re.compile("(?:^|/)" + re.sub(r"\\\{(\w+)\\\}", lambda m: _FIELD_PATTERNS[m.group(1)],
+                                                          re.escape(k.directory)) + "$"))
+                   for k in ROUND_KINDS]
+# Files outside the stage trees: the decoded-image cache and the batch size finder's result.
+CACHE = DATA + "/images_{size}px.npy"
+BATCH_SIZE = "results/batch_size/{model}_{size}px_{device}.json"
+# The stem of a group's figure logs.
+GROUP = "{dataset}/{model}/{schedule}/{protocol}"
 
 
 def _stem(path: str) -> str:
@@ -84,9 +99,82 @@ def benchmark_path(step: str, path: str) -> str:
     return f"{BENCH}/{step}/{_stem(path)}.tsv"
 
 
+@dataclass(frozen=True)
+class Layout:
+    """The tree of one stage under ``root`` (``results``; ``results/screen`` for the screen stage):
+    its runs, fold split, tables and figures; the dataset's index and image cache are shared.
+    ``proxy`` is the path pattern of a proxy configuration (grid.PROXY_CONFIG_PATTERN)."""
+
+    root: str = "results"
+    proxy: str = "{proxy}"
+
+    @property
+    def run(self) -> str:
+        return RUN if self.root == "results" else RUN.replace("results/", f"{self.root}/", 1)
+
+    @property
+    def split(self) -> str:
+        return f"{self.root}/data/{{dataset}}/split.csv"
+
+    @property
+    def summary(self) -> str:
+        return f"{self.root}/summary"
+
+    @property
+    def proxy_run(self) -> str:
+        return f"{self.run}/proxy/{self.proxy}"
+
+    @property
+    def proxy_step(self) -> str:
+        """Proxy step r, written by the train_proxy job of round r."""
+        return f"{self.proxy_run}/proxy{{round}}"
+
+    @property
+    def shared_matched(self) -> str:
+        """The matched baseline's round 1, shared by the configurations with its first-step selection."""
+        return f"{self.run}/shared/subset_wrong~{{subset_wrong}}/matched"
+
+    @property
+    def shared_replay(self) -> str:
+        """The replay's round 1, shared likewise (it depends on subset_order too)."""
+        return f"{self.run}/shared/subset_wrong~{{subset_wrong}}/subset_order~{{subset_order}}/replay"
+
+    @property
+    def random_location_step(self) -> str:
+        """The random-location control's own step r."""
+        return f"{self.proxy_run}/random_location/proxy{{round}}"
+
+    @property
+    def figures(self) -> str:
+        return f"{self.summary}/figures/{{dataset}}/{{model}}/{{schedule}}/{{protocol}}"
+
+    @property
+    def gallery(self) -> str:
+        return f"{self.figures}/gallery/{self.proxy}.png"
+
+    def stage_path(self, path: str) -> str:
+        """``path`` in the stage's tree: the screen's logs and benchmarks of a table or split live
+        under results/logs/<step>/screen/..., beside the confirm stage's (:func:`log_path`)."""
+        if self.root == "results" or path.startswith(f"{self.root}/"):
+            return path
+        return f"{self.root}/{path}"
+
+    def log_path(self, step: str, path: str) -> str:
+        return log_path(step, self.stage_path(path))
+
+    def benchmark_path(self, step: str, path: str) -> str:
+        return benchmark_path(step, self.stage_path(path))
+
+
 def round_outputs(round_dir: str) -> dict[str, str]:
     """The named outputs of a training round written into ``round_dir``."""
     return {name: f"{round_dir}/{file}" for name, file in ROUND_FILES.items()}
+
+
+def let_go(temp, outputs: dict[str, str]) -> dict:
+    """A round's outputs with its checkpoint marked by ``temp`` (Snakemake's temp(): deleted once the
+    rounds that read it have run; keep_intermediate_rounds: false, workflow/rules/train.smk)."""
+    return {**outputs, "checkpoint": temp(outputs["checkpoint"])}
 
 
 def proxy_step_outputs(step_dir: str) -> dict[str, str]:
@@ -190,24 +278,12 @@ def control_round_files(run_dir: str, proxy_dir: str, method: str, params: dict,
 
 
 def round_rule(round_dir: str) -> str:
-    """The rule that trains the round in ``round_dir`` (one of ROUND_KINDS)."""
-    parts = round_dir.rstrip("/").split("/")
-    last, parent = parts[-1], parts[-2] if len(parts) > 1 else ""
-    if last == "round0":
-        return "train_round0"
-    # shared/subset_wrong~s/matched/round1 or shared/subset_wrong~s/subset_order~o/replay/round1
-    shared = len(parts) >= 4 and (
-        (parts[-3].startswith("subset_wrong~") and parts[-4] == "shared")
-        or (len(parts) >= 5 and parts[-3].startswith("subset_order~") and parts[-5] == "shared"))
-    if parent == "baseline":
-        return "train_baseline"
-    if parent == "matched":
-        return "train_matched_first" if shared else "train_matched"
-    if parent == "replay":
-        return "train_replay_first" if shared else "train_replay"
-    if parent == "random_location":
-        return "train_random_location"
-    return "train_proxy"
+    """The rule that trains the round in ``round_dir`` (the one of ROUND_KINDS whose directory it ends with)."""
+    path = round_dir.rstrip("/")
+    rules = [rule for rule, pattern in _ROUND_PATTERNS if pattern.search(path)]
+    if len(rules) != 1:
+        raise ValueError(f"{round_dir}: not the round directory of one kind of round (found {rules})")
+    return rules[0]
 
 
 def proxy_step_dirs(proxy_dir: str, n_proxy_steps: int) -> list[str]:

@@ -3,7 +3,7 @@
 import os
 
 from proxy_attention import paths
-from proxy_attention.config import explain_settings
+from proxy_attention.grid import explain_settings
 from proxy_attention.train.settings import (
     FINDER_FIELDS,
     TrainSettings,
@@ -33,6 +33,11 @@ def test_round_and_step_outputs():
         "epochs": "d/round1/epochs.csv", "train_set": "d/round1/train_set.npz"}
     assert paths.proxy_step_outputs("p/proxy1") == {
         "manifest": "p/proxy1/manifest.csv", "cams": "p/proxy1/cams.npz", "stats": "p/proxy1/stats.json"}
+
+
+def test_an_intermediate_round_lets_its_checkpoint_go():
+    let_go = paths.let_go(lambda f: f"temp:{f}", paths.round_outputs("d/round1"))
+    assert let_go == {**paths.round_outputs("d/round1"), "checkpoint": "temp:d/round1/checkpoint.pt"}
 
 
 def test_checkpoints_chain_through_the_shared_round0():
@@ -127,3 +132,48 @@ def test_augmentation_settings_reach_only_their_arm():
     assert train_settings(config, "resnet18", 0, "cutmix")["augmentation_options"] == {"alpha": 0.2}
     keep = train_settings(config, "resnet18", 0, "keepaugment")
     assert keep["saliency_layer"] == "layer3" and keep["augmentation_options"] == {"tau": 0.2}
+
+
+def test_controls_and_their_folders_come_from_the_round_kinds():
+    assert paths.CONTROL_METHODS == ("baseline_matched", "replay", "random_location")
+    assert paths.CONTROL_DIRS == {"baseline_matched": "matched", "replay": "replay",
+                                  "random_location": "random_location"}
+
+
+def test_a_round_directory_of_no_kind_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="not the round directory"):
+        paths.round_rule(f"{RUN}/proxy/plain/round1")  # a proxy configuration's folders are key~value
+    # a proxy configuration's last folder is never taken for a control's
+    assert paths.round_rule(f"{PROXY}/round2") == "train_proxy"
+    assert paths.round_rule(f"{PROXY}/matched/round2") == "train_matched"
+    assert paths.round_rule(f"{RUN}/shared/subset_wrong~1.0/matched/round1") == "train_matched_first"
+
+
+def test_a_stage_layout_under_its_root():
+    confirm, screen = paths.Layout(), paths.Layout("results/screen", "c~{c}")
+    assert confirm.run == paths.RUN and confirm.split == "results/data/{dataset}/split.csv"
+    assert screen.run == "results/screen/runs/{dataset}/{model}/{schedule}/{protocol}{aug}/seed{seed}/fold{fold}"
+    assert screen.split == "results/screen/data/{dataset}/split.csv"
+    assert screen.proxy_step == screen.run + "/proxy/c~{c}/proxy{round}"
+    assert screen.random_location_step == screen.run + "/proxy/c~{c}/random_location/proxy{round}"
+    assert screen.shared_replay == screen.run + "/shared/subset_wrong~{subset_wrong}/subset_order~{subset_order}/replay"
+    assert screen.gallery == "results/screen/summary/figures/{dataset}/{model}/{schedule}/{protocol}/gallery/c~{c}.png"
+    # a table's log lives under the step's folder, in the stage's subfolder; a run's is the run's
+    assert screen.log_path("summary", "aggregate") == "results/logs/summary/screen/aggregate.log"
+    assert confirm.log_path("summary", "aggregate") == "results/logs/summary/aggregate.log"
+    assert screen.benchmark_path("train", screen.run + "/round0") == \
+        "results/benchmarks/train/screen/runs/{dataset}/{model}/{schedule}/{protocol}{aug}/seed{seed}/fold{fold}/round0.tsv"
+    assert paths.CACHE.format(dataset="d", size=32) == "results/data/d/images_32px.npy"
+    assert paths.BATCH_SIZE.format(model="m", size=32, device="cpu") == "results/batch_size/m_32px_cpu.json"
+
+
+def test_a_download_is_checked_against_its_files_checksum():
+    from proxy_attention.data.datasets.registry import remote_checksum, remote_files
+
+    expected = remote_files("imagenette", {"size": "full"})[0]
+    assert remote_checksum("imagenette", {"size": "full"}, expected.filename) == expected.checksum
+    assert remote_checksum("imagenette", {"size": "full", "checksum": "sha256:" + "0" * 64},
+                           expected.filename) == "sha256:" + "0" * 64
+    assert remote_checksum("imagenette", {}, "other.tgz") is None

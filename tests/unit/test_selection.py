@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proxy_attention.analysis.selection import chosen_configs, select_configs, validation_only
+from proxy_attention.analysis.selection import select_configs, validation_only
+from proxy_attention.grid import chosen_configs
 
 BASE = [0.80, 0.82, 0.84]
 DIFFS = {"A": [0.05, 0.03, 0.01], "B": [0.01, 0.02, 0.02], "C": [0.03, 0.01, -0.01], "D": [0.01, 0.01, 0.01]}

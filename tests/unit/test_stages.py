@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from test_selection import BASE, screen_runs
 
-from proxy_attention.analysis.selection import chosen_configs, select_configs
+from proxy_attention.analysis.selection import select_configs
 from proxy_attention.errors import ConfigError
+from proxy_attention.grid import chosen_configs
 from proxy_attention.stages import check_screen_schedules, check_stages, dataset_options_of_all_stages, stage_config
 
 BASE_CONFIG = {

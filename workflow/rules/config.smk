@@ -20,8 +20,8 @@ from proxy_attention.config import (
     check_config,
     check_configfiles,
     coerce_numbers,
-    proxy_grid,
 )
+from proxy_attention.grid import proxy_grid
 from proxy_attention.params_records import canonicalize_params_records
 from proxy_attention.errors import ConfigError
 from proxy_attention.stages import (

@@ -1,11 +1,11 @@
 # Dataset -> index -> split -> decoded-image cache (code: src/proxy_attention/data/).
 
-from proxy_attention.data.datasets import preparation_params
+from proxy_attention.data.datasets import archive_paths, preparation_params
 
 
 rule prepare_dataset:
     input:
-        dataset_archives,
+        lambda w: archive_paths(w.dataset, dataset_options(w.dataset)),
     output:
         directory("resources/datasets/{dataset}"),
     log:

@@ -6,6 +6,8 @@
 # resources/datasets/<dataset> was deleted, finds the archive here and fetches
 # nothing. Built-in datasets and `type: folder` need no download.
 
+from proxy_attention.data.datasets.registry import remote_checksum
+
 
 rule download:
     output:
@@ -22,6 +24,8 @@ rule download:
     params:
         # The location (official URL or source:) is read by the script from the config, so that
         # moving to a mirror does not fetch again; a new checksum does.
-        checksum=download_checksum,
+        checksum=lambda w: remote_checksum(
+            w.dataset, dataset_options(w.dataset), w.filename
+        ),
     script:
         "../scripts/download.py"

@@ -1,7 +1,9 @@
 # Explanation quality of every final model (thesis 4.8.1, 5.2; code:
 # src/proxy_attention/analysis/explain.py): CAMs of the same test images, scored with ROAD
 # and the confidence change when keeping the CAM region, one job per fold; a gallery per fold.
-# The figures are local rules on a cluster (see plots.smk).
+# The figures are local rules on a cluster (see report.smk).
+
+from proxy_attention.grid import explain_settings
 
 
 rule explain:
@@ -11,7 +13,7 @@ rule explain:
     known only when the selection checkpoint of a screened grid has run."""
     input:
         unpack(fold_inputs),
-        checkpoints=explain_checkpoints,
+        checkpoints=lambda w: GRID.explain_checkpoints(w, run_configs()),
     output:
         directory(f"{RUN}/explain"),
     log:
@@ -24,8 +26,8 @@ rule explain:
     resources:
         **HEAVY,
     params:
-        csv=lambda w: [r["explain"] for r in explained_runs(w)],
-        settings=explain_params,
+        csv=lambda w: [r["explain"] for r in GRID.explained_runs(w, run_configs())],
+        settings=lambda w: canonical(explain_settings(config, w.model)),
         seed=config["seed"],
         device=config["training"]["device"],
         torch_threads=TORCH_THREADS,
@@ -51,10 +53,10 @@ rule explain_gallery:
     conda:
         ENV
     params:
-        scores=lambda w: [r["explain"] for r in explained_runs(w)],
+        scores=lambda w: [r["explain"] for r in GRID.explained_runs(w, run_configs())],
         titles=lambda w: [
             r["config"] if r["method"] == "proxy" else r["method"]
-            for r in explained_runs(w)
+            for r in GRID.explained_runs(w, run_configs())
         ],
         n_images=config["explain"]["gallery_images"],
     script:

@@ -7,15 +7,10 @@ from proxy_attention import footprint
 
 
 def planned_rounds() -> list:
-    rounds = []
-    for w in fold_keys():
-        for run in run_rounds(w, at_parse_time=True):
-            last = len(run["metrics"]) - 1
-            for i, metrics in enumerate(run["metrics"]):
-                kind = "last" if i == last else "round0" if i == 0 else "intermediate"
-                path = metrics.replace("metrics.json", "checkpoint.pt")
-                rounds.append(footprint.PlannedRound(path, w.model, kind))
-    return rounds
+    return [
+        footprint.PlannedRound(*r)
+        for r in GRID.planned_rounds(run_configs(at_parse_time=True))
+    ]
 
 
 def report_footprint() -> None:

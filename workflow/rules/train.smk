@@ -20,10 +20,24 @@
 #   (code of the controls: src/proxy_attention/proxy/controls.py)
 
 
+from proxy_attention.grid import run_info, shared_run_info
+from proxy_attention.train.settings import finder_settings
+
+PROXY_STEP = LAYOUT.proxy_step  # written by the train_proxy job of round r
+SHARED_MATCHED = LAYOUT.shared_matched
+SHARED_REPLAY = LAYOUT.shared_replay
+RANDOM_LOCATION_STEP = LAYOUT.random_location_step
+# rounds from 2 on (round 1 of a shared control is its own rule)
+LATER_ROUND = r"[2-9]|[1-9]\d+"
+
+
+# The input functions and params below: wildcards -> proxy_attention.grid.
+
+
 rule train_round0:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
+        unpack(GRID.batch_size_input),
     output:
         **round_outputs(f"{RUN}/round0"),
     log:
@@ -39,7 +53,7 @@ rule train_round0:
         round=0,
         settings=round_settings,
         run_info=lambda w: canonical(run_info(w, "round0")),
-        feeds_proxy_step=feeds_proxy_step,
+        feeds_proxy_step=GRID.feeds_proxy_step,
     script:
         "../scripts/train_round.py"
 
@@ -47,8 +61,8 @@ rule train_round0:
 use rule train_round0 as train_baseline with:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
-        init=init_checkpoint(lambda w: f"{run_dir(w)}/baseline"),
+        unpack(GRID.batch_size_input),
+        init=lambda w: GRID.init_checkpoint(w, f"{run_dir(w)}/baseline"),
     output:
         **round_outputs(f"{RUN}/baseline/round{{round}}"),
     log:
@@ -64,9 +78,9 @@ use rule train_round0 as train_baseline with:
 use rule train_round0 as train_proxy with:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
-        init=init_checkpoint(proxy_dir),
-        manifests=earlier_proxy_manifests,
+        unpack(GRID.batch_size_input),
+        init=lambda w: GRID.init_checkpoint(w, GRID.proxy_dir(w)),
+        manifests=GRID.earlier_proxy_manifests,
     output:
         **round_outputs(f"{PROXY_RUN}/round{{round}}"),
         **proxy_step_outputs(PROXY_STEP),
@@ -78,15 +92,15 @@ use rule train_round0 as train_proxy with:
     params:
         round=lambda w: int(w.round),
         run_info=lambda w: canonical(run_info(w, "proxy", proxy_params(w))),
-        proxy_step=proxy_step_params,
+        proxy_step=lambda w: canonical(GRID.proxy_step_params(w)),
 
 
 use rule train_round0 as train_matched with:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
-        init=control_init("baseline_matched"),
-        matched_manifests=round_proxy_manifests,
+        unpack(GRID.batch_size_input),
+        init=lambda w: GRID.control_checkpoint(w, "baseline_matched"),
+        matched_manifests=GRID.round_proxy_manifests,
     output:
         **round_outputs(f"{PROXY_RUN}/matched/round{{round}}"),
     log:
@@ -105,7 +119,7 @@ use rule train_round0 as train_matched with:
 use rule train_round0 as train_matched_first with:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
+        unpack(GRID.batch_size_input),
         init=f"{RUN}/round0/checkpoint.pt",
     output:
         **round_outputs(f"{SHARED_MATCHED}/round1"),
@@ -119,13 +133,13 @@ use rule train_round0 as train_matched_first with:
         round=1,
         run_info=lambda w: canonical(shared_run_info(w, "baseline_matched")),
         feeds_proxy_step=False,
-        first_step=lambda w: canonical(first_step_params(w, "baseline_matched")),
+        first_step=lambda w: canonical(GRID.first_step_params(w, "baseline_matched")),
 
 
 use rule train_round0 as train_replay_first with:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
+        unpack(GRID.batch_size_input),
         init=f"{RUN}/round0/checkpoint.pt",
     output:
         **round_outputs(f"{SHARED_REPLAY}/round1"),
@@ -139,15 +153,15 @@ use rule train_round0 as train_replay_first with:
         round=1,
         run_info=lambda w: canonical(shared_run_info(w, "replay")),
         feeds_proxy_step=False,
-        first_step=lambda w: canonical(first_step_params(w, "replay")),
+        first_step=lambda w: canonical(GRID.first_step_params(w, "replay")),
 
 
 use rule train_round0 as train_replay with:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
-        init=control_init("replay"),
-        replay_manifests=round_proxy_manifests,
+        unpack(GRID.batch_size_input),
+        init=lambda w: GRID.control_checkpoint(w, "replay"),
+        replay_manifests=GRID.round_proxy_manifests,
     output:
         **round_outputs(f"{PROXY_RUN}/replay/round{{round}}"),
     log:
@@ -166,9 +180,9 @@ use rule train_round0 as train_replay with:
 use rule train_round0 as train_random_location with:
     input:
         unpack(fold_inputs),
-        unpack(batch_size_input),
-        init=control_init("random_location"),
-        manifests=earlier_random_location_manifests,
+        unpack(GRID.batch_size_input),
+        init=lambda w: GRID.control_checkpoint(w, "random_location"),
+        manifests=GRID.earlier_random_location_manifests,
         of_step=f"{PROXY_STEP}/manifest.csv",
         of_cams=f"{PROXY_STEP}/cams.npz",
     output:
@@ -185,13 +199,13 @@ use rule train_round0 as train_random_location with:
         round=lambda w: int(w.round),
         run_info=lambda w: canonical(run_info(w, "random_location", proxy_params(w))),
         feeds_proxy_step=False,
-        random_location=lambda w: canonical({"proxy": proxy_params(w)}),
+        random_location=lambda w: canonical({"proxy": GRID.proxy_params(w)}),
 
 
 rule find_batch_size:
     """training.batch_size: auto -- the thesis's batch size finder, once per model, image size and device."""
     output:
-        "results/batch_size/{model}_{size}px_{device}.json",
+        paths.BATCH_SIZE,
     log:
         log_path("find_batch_size", "{model}_{size}px_{device}"),
     conda:
@@ -200,7 +214,7 @@ rule find_batch_size:
     resources:
         **HEAVY,
     params:
-        settings=batch_size_settings,
+        settings=lambda w: canonical(finder_settings(config, w.model, int(w.size))),
         device=config["training"]["device"],
         max_batch_size=config["training"]["max_batch_size"],
         torch_threads=TORCH_THREADS,
@@ -226,13 +240,13 @@ if LET_GO:
 
     use rule train_baseline as train_baseline_intermediate with:
         output:
-            **let_go(round_outputs(f"{RUN}/baseline/round{{round}}")),
+            **paths.let_go(temp, round_outputs(f"{RUN}/baseline/round{{round}}")),
         wildcard_constraints:
             schedule=LET_GO,
 
     use rule train_proxy as train_proxy_intermediate with:
         output:
-            **let_go(round_outputs(f"{PROXY_RUN}/round{{round}}")),
+            **paths.let_go(temp, round_outputs(f"{PROXY_RUN}/round{{round}}")),
             **proxy_step_outputs(PROXY_STEP),
             images=directory(f"{PROXY_STEP}/images"),
         wildcard_constraints:
@@ -240,7 +254,7 @@ if LET_GO:
 
     use rule train_matched as train_matched_intermediate with:
         output:
-            **let_go(round_outputs(f"{PROXY_RUN}/matched/round{{round}}")),
+            **paths.let_go(temp, round_outputs(f"{PROXY_RUN}/matched/round{{round}}")),
         wildcard_constraints:
             schedule=LET_GO,
             protocol="honest",
@@ -248,21 +262,21 @@ if LET_GO:
 
     use rule train_matched_first as train_matched_first_intermediate with:
         output:
-            **let_go(round_outputs(f"{SHARED_MATCHED}/round1")),
+            **paths.let_go(temp, round_outputs(f"{SHARED_MATCHED}/round1")),
         wildcard_constraints:
             schedule=LET_GO,
             protocol="honest",
 
     use rule train_replay_first as train_replay_first_intermediate with:
         output:
-            **let_go(round_outputs(f"{SHARED_REPLAY}/round1")),
+            **paths.let_go(temp, round_outputs(f"{SHARED_REPLAY}/round1")),
         wildcard_constraints:
             schedule=LET_GO,
             protocol="honest",
 
     use rule train_replay as train_replay_intermediate with:
         output:
-            **let_go(round_outputs(f"{PROXY_RUN}/replay/round{{round}}")),
+            **paths.let_go(temp, round_outputs(f"{PROXY_RUN}/replay/round{{round}}")),
         wildcard_constraints:
             schedule=LET_GO,
             protocol="honest",
@@ -270,7 +284,9 @@ if LET_GO:
 
     use rule train_random_location as train_random_location_intermediate with:
         output:
-            **let_go(round_outputs(f"{PROXY_RUN}/random_location/round{{round}}")),
+            **paths.let_go(
+                temp, round_outputs(f"{PROXY_RUN}/random_location/round{{round}}")
+            ),
             **proxy_step_outputs(RANDOM_LOCATION_STEP),
             images=directory(f"{RANDOM_LOCATION_STEP}/images"),
         wildcard_constraints:

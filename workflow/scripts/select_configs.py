@@ -8,8 +8,9 @@ import logging
 
 import pandas as pd
 
-from proxy_attention.analysis.selection import chosen_configs, select_configs
+from proxy_attention.analysis.selection import select_configs
 from proxy_attention.atomic import write_csv
+from proxy_attention.grid import chosen_configs
 from proxy_attention.logs import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from proxy_attention.config import PROXY_GRID_KEYS
+from proxy_attention.grid import PROXY_GRID_KEYS
 from proxy_attention.train.settings import TRAINED_WITH
 
 # Columns that identify a run and round; the rest are hyperparameters and measurements.
@@ -27,7 +27,7 @@ def _order(df: pd.DataFrame, first: list[str]) -> pd.DataFrame:
     return df[front + [c for c in df.columns if c not in front]]
 
 
-# Per-round file lists of a run (see workflow/rules/common.smk: run_rounds); everything else is its identity.
+# Per-round file lists of a run (proxy_attention.grid.Grid.run_rounds); everything else is its identity.
 FILE_KEYS = ("metrics", "epochs", "explain", "train_benchmark", "proxy_steps", "proxy_benchmark")
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import pandas as pd
 
 from proxy_attention.analysis.stats import compare, final_rounds, group_keys
-from proxy_attention.config import PROXY_GRID_KEYS
+from proxy_attention.grid import PROXY_GRID_KEYS
 
 SELECTION_COLUMNS = ["reference", "metric", "config", "n_pairs", "mean", "mean_diff", "ci_low", "ci_high",
                      "group_rank", "score", "bound", "selection_rank", "chosen"]
@@ -81,6 +81,3 @@ def select_configs(runs: pd.DataFrame, top: int, metric: str = "val_acc",
     return table[groups + SELECTION_COLUMNS + hyper].reset_index(drop=True)
 
 
-def chosen_configs(selection: pd.DataFrame) -> list[str]:
-    """The names of the chosen configurations, best first (the order of the selection table)."""
-    return list(dict.fromkeys(selection.loc[selection["chosen"], "config"]))

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from proxy_attention.config import PROXY_GRID_KEYS
+from proxy_attention.grid import PROXY_GRID_KEYS
 from proxy_attention.paths import CONTROL_METHODS
 
 # Columns that define a comparison group, where the table has them (``protocol`` only in some set-ups;

@@ -7,7 +7,7 @@ import pandas as pd
 import seaborn as sns
 
 from proxy_attention.analysis.answer import pvalue
-from proxy_attention.config import PROXY_GRID_KEYS
+from proxy_attention.grid import PROXY_GRID_KEYS
 from proxy_attention.labels import run_labels
 from proxy_attention.report.plots import empty_figure, plt, save
 

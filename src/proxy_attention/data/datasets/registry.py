@@ -245,6 +245,12 @@ def remote_files(dataset: str, options: dict | None) -> list[RemoteFile]:
     return out
 
 
+def remote_checksum(dataset: str, options: dict | None, filename: str) -> str | None:
+    """The checksum the download of ``filename`` is verified against (None: none known, or no such file)."""
+    files = {f.filename: f for f in remote_files(dataset, options)}
+    return files[filename].checksum if filename in files else None
+
+
 def check_options(dataset: str, options: dict | None) -> None:
     """Refuse options a registry dataset cannot use, before any job runs."""
     options = options or {}

@@ -1,6 +1,14 @@
-# Figures of the report (code: src/proxy_attention/report/). Categories: see aggregate.smk.
-# Drawing a figure takes a second or two and no torch: local rules on a cluster (aggregate.smk),
+# Figures of the report (code: src/proxy_attention/report/). Categories: see analysis.smk.
+# Drawing a figure takes a second or two and no torch: local rules on a cluster (analysis.smk),
 # except augmentation_gallery, which computes saliency maps with a model.
+
+from proxy_attention.labels import short_config
+from proxy_attention.grid import PROXY_CONFIG_PATTERN, proxy_config_name
+from proxy_attention.grid import figure_labels as group_labels
+from proxy_attention.paths import GROUP
+
+FIGURES = LAYOUT.figures
+GALLERY = LAYOUT.gallery
 
 
 rule plot_paired_differences:
@@ -12,7 +20,7 @@ rule plot_paired_differences:
             f"{FIGURES}/paired_differences.svg",
             caption="../report/paired_differences.rst",
             category=category("Answer"),
-            labels=figure_labels("2 paired differences"),
+            labels=lambda w: group_labels(w, "2 paired differences"),
         ),
     log:
         log_path("plots", f"{GROUP}/paired_differences"),
@@ -33,7 +41,7 @@ rule plot_heatmap:
             f"{FIGURES}/heatmap.svg",
             caption="../report/heatmap.rst",
             category=category("Answer"),
-            labels=figure_labels("3 heatmap t x w"),
+            labels=lambda w: group_labels(w, "3 heatmap t x w"),
         ),
     log:
         log_path("plots", f"{GROUP}/heatmap"),
@@ -53,7 +61,7 @@ rule plot_confusion:
         metrics=lambda w: sorted(
             {
                 p
-                for by_config in final_metrics(w).values()
+                for by_config in GRID.final_metrics(w, run_configs()).values()
                 for ps in by_config.values()
                 for p in ps
             }
@@ -63,7 +71,7 @@ rule plot_confusion:
             f"{FIGURES}/confusion.svg",
             caption="../report/confusion.rst",
             category=category("Answer"),
-            labels=figure_labels("4 confusion matrices"),
+            labels=lambda w: group_labels(w, "4 confusion matrices"),
         ),
     log:
         log_path("plots", f"{GROUP}/confusion"),
@@ -72,7 +80,7 @@ rule plot_confusion:
         ENV
     params:
         reference=REFERENCE_METHODS[0],
-        final=lambda w: canonical(final_metrics(w)),
+        final=lambda w: canonical(GRID.final_metrics(w, run_configs())),
     script:
         "../scripts/plot_confusion.py"
 
@@ -86,7 +94,7 @@ rule plot_learning_curves:
             f"{FIGURES}/learning_curves.svg",
             caption="../report/learning_curves.rst",
             category=category("Training"),
-            labels=figure_labels("learning curves"),
+            labels=lambda w: group_labels(w, "learning curves"),
         ),
     log:
         log_path("plots", f"{GROUP}/learning_curves"),
@@ -133,7 +141,7 @@ rule plot_proxy_counts:
             caption="../report/proxy_counts.rst",
             category=category("Proxy steps"),
             labels=lambda w: {
-                **figure_labels("wrong images and proxies")(w),
+                **group_labels(w, "wrong images and proxies"),
                 "configuration": "best ones",
             },
         ),
@@ -150,26 +158,26 @@ rule plot_proxy_counts:
 
 rule plot_gallery:
     input:
-        unpack(gallery_inputs),
+        unpack(GRID.gallery_inputs),
     output:
         report(
             GALLERY,
             caption="../report/gallery.rst",
             category=category("Proxy steps"),
             labels=lambda w: {
-                **figure_labels("proxy gallery")(w),
+                **group_labels(w, "proxy gallery"),
                 "configuration": short_config(
-                    proxy_config_name(proxy_params(w)), GRID_LABEL_KEYS
+                    proxy_config_name(proxy_params(w)), GRID.label_keys
                 ),
             },
         ),
     log:
-        log_path("plots", f"{GROUP}/gallery/{paramspace.wildcard_pattern}"),
+        log_path("plots", f"{GROUP}/gallery/{PROXY_CONFIG_PATTERN}"),
     localrule: True
     conda:
         ENV
     params:
-        steps=gallery_steps,
+        steps=GRID.gallery_steps,
         threshold=lambda w: proxy_params(w)["proxy_threshold"],
         title=lambda w: (
             f"{w.dataset} / {w.model} / {w.schedule}, seed {config['seeds'][0]} fold {FOLDS[0]}\n"
@@ -202,7 +210,7 @@ rule plot_classes:
 
 rule plot_runtime:
     input:
-        unpack(benchmark_inputs),
+        unpack(lambda w: GRID.benchmark_files(run_configs(), keep=present)),
     output:
         report(
             f"{SUMMARY}/runtime.svg",
@@ -227,7 +235,7 @@ rule plot_augmentations:
             f"{FIGURES}/augmentations.svg",
             caption="../report/augmentations.rst",
             category=category("Answer"),
-            labels=figure_labels("5 augmentation arms"),
+            labels=lambda w: group_labels(w, "5 augmentation arms"),
         ),
     log:
         log_path("plots", f"{GROUP}/augmentations"),
@@ -240,7 +248,7 @@ rule plot_augmentations:
 
 rule augmentation_gallery:
     input:
-        unpack(augmentation_gallery_inputs),
+        unpack(GRID.augmentation_gallery_inputs),
     output:
         report(
             f"{SUMMARY}/figures/{{dataset}}/augmentations.png",

@@ -12,7 +12,7 @@
 
 rule fold_summary:
     input:
-        fold_summary_inputs,
+        lambda w: GRID.fold_summary_inputs(w, run_configs()),
     output:
         runs=f"{RUN}/summary.csv",
         epochs=f"{RUN}/epochs.csv",
@@ -30,9 +30,9 @@ rule fold_summary:
 rule aggregate:
     input:
         # present(): in a report, a dataset added since the run brings no data rule into its DAG
-        runs=present(fold_summaries()),
+        runs=present(GRID.fold_summaries()),
         epochs=present(
-            [p.replace("summary.csv", "epochs.csv") for p in fold_summaries()]
+            [p.replace("summary.csv", "epochs.csv") for p in GRID.fold_summaries()]
         ),
     output:
         runs=report(
@@ -106,8 +106,8 @@ rule leakage_audit:
     from one) ever entered a training set of an honest-protocol run."""
     input:
         split=present(expand(SPLIT, dataset=list(config["datasets"]))),
-        train_sets=lambda w: present(train_sets()),
-        manifests=lambda w: present(proxy_manifests_all()),
+        train_sets=lambda w: present(GRID.train_sets(run_configs())),
+        manifests=lambda w: present(GRID.proxy_manifests(run_configs())),
     output:
         report(
             f"{SUMMARY}/leakage_audit.csv",
