@@ -579,7 +579,7 @@ def bench_proxy_memory(args) -> None:
 
 
 # The end-to-end run's smaller variant (gpu_check.sh --device cpu): fewer images, no explain jobs.
-E2E_SMALL = {"datasets": {"digits": {"max_per_class": 20}}, "explain": {"enabled": False}}
+E2E_SMALL = {"datasets": {"digits": {"max_per_class": 20}}, "explain": {"enabled": False}, "run_folds": [0]}
 E2E_KEYS = ["fold", "method", "config", "round"]
 E2E_FIGURES = ["test_acc", "val_acc", "test_loss", "n_proxies"]
 
@@ -657,7 +657,7 @@ def main(argv=None) -> None:
     p.add_argument("--compile", action="store_true", help="1: the project's epoch torch.compile'd (training.compile)")
     p.add_argument("--anchors", action="store_true", help="print the published anchors beside 1 and 2")
     p.add_argument("--e2e-config", default=str(REPO / "tests" / "configs" / "tiny.yaml"), help="8: the config")
-    p.add_argument("--e2e-small", action="store_true", help="8: fewer images and no explain jobs (CPU checks)")
+    p.add_argument("--e2e-small", action="store_true", help="8: fewer images, one fold and no explain jobs (CPU checks)")
     p.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="8: snakemake --cores")
     args = p.parse_args(argv)
     if args.proxy_memory_child:
