@@ -2,7 +2,7 @@
 
 Plain functions of the (validated) config, shared by the rules (``workflow/rules/*.smk``, whose
 input functions only adapt Snakemake's ``wildcards`` to a call here) and tested in
-``tests/test_grid.py``. A fold ``w`` is a mapping of wildcards (``dataset``, ``model``,
+``tests/unit/test_grid.py``. A fold ``w`` is a mapping of wildcards (``dataset``, ``model``,
 ``schedule``, ``protocol``, ``aug``, ``seed``, ``fold``, as strings): a plain dict or Snakemake's
 ``Wildcards``. The file layout itself is :mod:`proxy_attention.paths`.
 
