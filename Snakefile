@@ -55,14 +55,25 @@ include: "workflow/rules/select.smk"
 include: "workflow/rules/footprint.smk"
 
 
+# Snakemake runs a script job as the shell command `PYTHON SCRIPT` (PYTHON: its own interpreter, by
+# full path). This prefix keeps bash's default `set -euo pipefail;` and defines a bash function of
+# that name which runs `PYTHON -P -m proxy_attention.workers.launch PYTHON SCRIPT` instead: the
+# launcher hands the job to the run's warm worker, or execs `PYTHON SCRIPT` unchanged (no worker).
+# A shell: rule's command runs as written (only that full path is redirected, to the same result).
+from proxy_attention.workers.launch import shell_prefix, usable_prefix
+
+if usable_prefix(sys.executable, shell.get_executable()):
+    shell.prefix(shell_prefix(sys.executable))
+
+
 # One run at a time in a working directory (profiles/default sets nolock): an flock on
 # results/.lock, taken only by a run that executes jobs (never -n, --lint, --report or a cluster
 # job's own process), and released by the kernel when the process ends, also after a SIGKILL.
 #
-# A local run's jobs start as forks of warm workers that have imported torch and timm, or pandas
-# and seaborn, once (src/proxy_attention/workers/; PROXY_ATTENTION_WARM=0 turns them off): the
-# workers are keyed to this process and end with it. Never on a cluster, where a job must stay in
-# its allocation.
+# A local run's script jobs start as forks of a warm worker that has imported torch, timm, pandas
+# and seaborn once (src/proxy_attention/workers/; PROXY_ATTENTION_WARM=0 turns it off): keyed to
+# this process, it ends with it. Never on a cluster, where a job must stay in its allocation:
+# onstart names the run only where jobs run locally.
 onstart:
     from proxy_attention.runlock import take_run_lock
     from proxy_attention.workers.address import ENV_RUN

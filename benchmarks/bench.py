@@ -11,7 +11,7 @@
 5. training throughput of every augmentation arm against the plain epoch (same model, data, threads);
 6. start-up of each kind of job (training, proxy step, explain, table, plot, data): its script's
    imports in a fresh interpreter, and which heavy libraries (torch, grad-cam, matplotlib...) it loads;
-   and the same job handed to a running warm worker of its kind (proxy_attention.workers);
+   and the same job handed to the run's running warm worker (proxy_attention.workers);
 7. the proxy step's peak memory for two sizes of the edited set;
 8. (only with --only e2e) a config end to end with training.device = --device and then cpu,
    runs.csv side by side.
@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import resource
 import shutil
 import subprocess
@@ -350,9 +349,10 @@ def bench_job_startup(args) -> None:
     """6. Start-up and exit of each kind of job: a fresh interpreter running its script's imports, best of 3.
 
     Three figures per job kind: the process with Python's normal exit, the process as the job ends
-    it (``end_job()``, os._exit, in the scripts that call it: the torch jobs), and -- for the scripts
-    that hand themselves to the run's warm worker (``run_in_worker()``) -- the job's process when a
-    worker is running: Python start, the hand-over, the fork's remaining imports and its exit.
+    it (``end_job()``, os._exit, in the scripts that call it: the torch jobs), and the job's command
+    as a local run starts it when its worker is running (``python -m proxy_attention.workers.launch
+    PYTHON SCRIPT``, what the Snakefile's shell.prefix makes of it): the launcher's start, the
+    hand-over, the fork's remaining imports and its exit.
     """
     probe = "import sys\n{imports}\nprint(' '.join(m for m in {heavy!r} if m in sys.modules), flush=True)\n{end}"
     from proxy_attention.workers.address import THREAD_VARIABLES
@@ -388,21 +388,16 @@ def bench_job_startup(args) -> None:
                         best = min(best, time.perf_counter() - t)
                         loaded = out
                     walls.append(best)
-                warm = f"{'-':>11s}"
-                hand_over = re.search(r"^run_in_worker\((.*?)\)", text, re.M)
-                if hand_over:
-                    job = work / f"{script}_{extra or 'job'}.py"
-                    job.write_text("from proxy_attention.workers.client import run_in_worker\n\n"
-                                   f"run_in_worker({hand_over.group(1)})\n"
-                                   + probe.format(imports=imports, heavy=HEAVY_MODULES, end=job_end))
-                    best = float("inf")
-                    for i in range(4):  # the first starts the worker (its imports), not counted
-                        t = time.perf_counter()
-                        subprocess.run([sys.executable, str(job)], capture_output=True, cwd=work, env=warm_env,
-                                       check=True)
-                        if i:
-                            best = min(best, time.perf_counter() - t)
-                    warm = f"{best:9.2f} s"
+                job = work / f"{script}_{extra or 'job'}.py"
+                job.write_text(probe.format(imports=imports, heavy=HEAVY_MODULES, end=job_end))
+                launch = [sys.executable, "-P", "-m", "proxy_attention.workers.launch", sys.executable, str(job)]
+                best = float("inf")
+                for i in range(4):  # the first starts the worker (its imports), not counted
+                    t = time.perf_counter()
+                    subprocess.run(launch, capture_output=True, cwd=work, env=warm_env, check=True)
+                    if i:
+                        best = min(best, time.perf_counter() - t)
+                warm = f"{best:9.2f} s"
                 as_job = f"{walls[-1]:13.2f} s" if ends else f"{'(same)':>15s}"
                 print(f"   {kind:10s} {name:22s} {walls[0]:9.2f} s {as_job} {warm}  loads: {loaded or '-'}")
     finally:

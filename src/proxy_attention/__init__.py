@@ -27,8 +27,8 @@ Shared by all of them:
 - :mod:`proxy_attention.atomic`    atomic writes of files and folders
 - :mod:`proxy_attention.logs`      a rule's log file
 - :mod:`proxy_attention.runlock`   one run at a time in a working directory (taken by the Snakefile)
-- :mod:`proxy_attention.workers`   a local run's warm workers: jobs start as forks of a process that
-  imported torch (or pandas, seaborn, scikit-learn) once (each script's first line)
+- :mod:`proxy_attention.workers`   a local run's warm worker: script jobs start as forks of a process
+  that imported torch, pandas and seaborn once (the Snakefile's ``shell.prefix``)
 - :mod:`proxy_attention.cli`, :mod:`proxy_attention.predict`   the ``proxy-attention`` command
 """
 

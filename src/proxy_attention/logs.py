@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from proxy_attention import __version__
@@ -30,18 +31,31 @@ def setup_logging(log_file: str | None = None, level: int = logging.INFO) -> Non
     logging.getLogger("proxy_attention").info("proxy_attention %s from %s", __version__, package)
 
 
-def end_job() -> None:
-    """End a job's process now that every output is written: flush the logs and streams, then ``os._exit(0)``.
+# called with the job's exit status just before :func:`end_job` ends the process (a warm worker's
+# fork registers the line it adds to the job's log here)
+_AT_END: list[Callable[[int], None]] = []
 
-    A normal exit tears down every loaded module first. With torch, timm and the ``torch._dynamo``
-    that torchvision pulls in, that teardown took 0.7 s of an empty script and 1.0-1.5 s of a
-    training job here (benchmarks/README.md, section 6), paid by every training and explain job
-    for nothing. Call it as the script's last line, under ``if __name__ == "__main__":`` (a
-    Snakemake script job runs as ``__main__``; a test that runs the script in its own process
-    must not be ended).
+
+def at_job_end(callback: Callable[[int], None]) -> None:
+    """Have :func:`end_job` call ``callback(status)`` before it ends the process."""
+    _AT_END.append(callback)
+
+
+def end_job(status: int = 0) -> None:
+    """End a job's process now that every output is written: flush the logs and streams, then ``os._exit(status)``.
+
+    A normal exit tears down every loaded module first; with torch, timm and the ``torch._dynamo``
+    that torchvision pulls in, that teardown costs a training job a second or so for nothing
+    (``benchmarks/bench.py --only jobs`` measures it). Call it as the script's last line, under
+    ``if __name__ == "__main__":`` (a Snakemake script job runs as ``__main__``; a test that runs
+    the script in its own process must not be ended). ``atexit`` handlers do not run. A job run in
+    a warm worker's fork ends here too, whether or not its script calls it
+    (:mod:`proxy_attention.workers.server`).
     """
+    for callback in _AT_END:
+        callback(status)
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         if stream is not None:
             stream.flush()
-    os._exit(0)
+    os._exit(status)

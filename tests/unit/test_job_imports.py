@@ -2,8 +2,9 @@
 
 Without a warm worker (a cluster, PROXY_ATTENTION_WARM=0, threads above 1) every job is a fresh
 interpreter, so a library a script's imports pull in for nothing is paid once per job (issue 14: a
-training job paid 2.4 s for scikit-learn and SciPy it never used). In a local run the job hands
-itself to a warm worker first (tests/workflow/test_workers.py), whose imports no job pays for.
+training job paid 2.4 s for scikit-learn and SciPy it never used). In a local run the job's command
+hands it to the run's warm worker (the Snakefile's shell.prefix, tests/workflow/test_workers.py), whose
+imports no job pays for.
 """
 
 import ast

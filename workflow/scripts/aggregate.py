@@ -1,9 +1,5 @@
 """Concatenate the fold summaries into results/summary/{runs,epochs}.csv."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 from proxy_attention.analysis.aggregate import concat_tables
 from proxy_attention.atomic import write_csv
 from proxy_attention.logs import setup_logging

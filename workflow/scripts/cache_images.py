@@ -1,9 +1,5 @@
 """Decode every indexed image once into a uint8 array at the configured size."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 import pandas as pd
 
 from proxy_attention.data.imagecache import build_cache

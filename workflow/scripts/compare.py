@@ -2,10 +2,6 @@
 the per-pair differences, the augmentation arms against each other (augmentations.csv), and the answer
 shown first in the report."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 import logging
 
 import pandas as pd

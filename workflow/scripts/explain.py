@@ -1,9 +1,5 @@
 """Score the CAMs of a fold's final models on the fixed sample of test images (ROAD, confidence change)."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("torch")  # a local run: what follows runs in a fork of the run's worker (torch, timm imported once)
-
 from proxy_attention.analysis.explain import ExplainSettings, explain_checkpoint
 from proxy_attention.logs import end_job, setup_logging
 from proxy_attention.train.trainset import test_images

@@ -1,9 +1,5 @@
 """The same test images with the CAM of the baseline's and each proxy run's final model, side by side."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 import numpy as np
 import pandas as pd
 

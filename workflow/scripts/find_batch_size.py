@@ -1,9 +1,5 @@
 """training.batch_size: auto -- find the largest batch that trains without running out of memory."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("torch")  # a local run: what follows runs in a fork of the run's worker (torch, timm imported once)
-
 import torch
 
 from proxy_attention.logs import end_job, setup_logging

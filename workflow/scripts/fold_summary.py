@@ -1,9 +1,5 @@
 """Collect one fold's per-round metrics and epoch curves into two tables."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 from proxy_attention.analysis.aggregate import run_tables
 from proxy_attention.atomic import write_csv
 from proxy_attention.logs import setup_logging

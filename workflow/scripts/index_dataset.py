@@ -1,9 +1,5 @@
 """Index a dataset folder; write the data report (skipped or converted files) and the per-class counts."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 from proxy_attention.atomic import write_csv
 from proxy_attention.data.index import index_folder
 from proxy_attention.logs import setup_logging

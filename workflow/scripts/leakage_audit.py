@@ -1,9 +1,5 @@
 """Check that no test or validation image, or a proxy made from one, entered a training set."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 import logging
 from pathlib import Path
 

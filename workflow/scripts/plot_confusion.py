@@ -1,9 +1,5 @@
 """Test-split confusion matrices of the reference and of the best configuration, summed over folds and seeds."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 import json
 import logging
 

@@ -1,9 +1,5 @@
 """Original | CAM overlay | proxy image for a few images of every proxy step of one configuration."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 from proxy_attention.data.imagecache import load_cache
 from proxy_attention.logs import setup_logging
 from proxy_attention.report.gallery import plot_gallery

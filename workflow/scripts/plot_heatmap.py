@@ -1,9 +1,5 @@
 """Mean paired accuracy difference over proxy_threshold x proxy_image_weight, one panel per CAM method."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 import pandas as pd
 
 from proxy_attention.logs import setup_logging

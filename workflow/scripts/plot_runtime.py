@@ -1,9 +1,5 @@
 """Wall time per rule from Snakemake's benchmark files."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 import pandas as pd
 
 from proxy_attention.analysis.aggregate import benchmark_seconds

@@ -1,9 +1,5 @@
 """The selection figure of a screened grid (the table: select_configs)."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 import pandas as pd
 
 from proxy_attention.logs import setup_logging

@@ -1,9 +1,5 @@
 """Test accuracy after every round, baseline vs each proxy configuration, one point per fold."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 import pandas as pd
 
 from proxy_attention.logs import setup_logging

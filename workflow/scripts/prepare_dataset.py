@@ -1,9 +1,5 @@
 """Bring a dataset into the common layout resources/datasets/<name>/{train,test}/<class>/."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 from proxy_attention.data.datasets import prepare_dataset
 from proxy_attention.logs import setup_logging
 

@@ -1,9 +1,5 @@
 """Rank the screen stage's proxy configurations on validation and choose the confirm stage's."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 import logging
 
 import pandas as pd

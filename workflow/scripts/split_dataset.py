@@ -1,9 +1,5 @@
 """Held-out test split plus stratified k folds, seeded from config."""
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("pandas")  # a local run: what follows runs in a fork of the run's pandas worker (no torch)
-
 import logging
 
 import pandas as pd

@@ -4,10 +4,6 @@ A proxy round's job first runs the proxy step before it (outputs ``manifest``, `
 process that pays torch's and timm's start-up once does both.
 """
 
-from proxy_attention.workers.client import run_in_worker
-
-run_in_worker("torch")  # a local run: what follows runs in a fork of the run's worker (torch, timm imported once)
-
 from pathlib import Path
 
 from proxy_attention.devices import claim_gpus

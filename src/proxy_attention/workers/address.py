@@ -23,59 +23,52 @@ ENV_SWITCH = "PROXY_ATTENTION_WARM"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
-# What each kind of worker imports once: the libraries and package modules its jobs' scripts import.
-# A worker is only forked while it has one thread (server.py checks): with the thread variables
-# Snakemake sets for a job of `threads: 1` (OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1, ...) none of
-# these imports starts one.
-PRELOAD = {
-    # training rounds, proxy steps, explain jobs, the batch-size finder
-    "torch": (
-        "numpy",
-        "pandas",
-        "torch",
-        "torchvision",
-        "timm",
-        "pytorch_grad_cam",
-        "proxy_attention.devices",
-        "proxy_attention.logs",
-        "proxy_attention.models",
-        "proxy_attention.train.batchsize",
-        "proxy_attention.train.schedule",
-        "proxy_attention.train.settings",
-        "proxy_attention.train.trainer",
-        "proxy_attention.train.trainset",
-        "proxy_attention.proxy.job",
-        "proxy_attention.analysis.explain",
-    ),
-    # every other job of the workflow (data, tables, figures): no torch
-    "pandas": (
-        "numpy",
-        "pandas",
-        "PIL.Image",
-        "sklearn.datasets",
-        "sklearn.model_selection",
-        "scipy.stats",
-        "matplotlib",
-        "seaborn",
-        "proxy_attention.logs",
-        "proxy_attention.report.plots",
-        "proxy_attention.report.comparison",
-        "proxy_attention.report.gallery",
-        "proxy_attention.report.arms",
-        "proxy_attention.report.selection",
-        "proxy_attention.report.tensorboard",
-        "proxy_attention.analysis.aggregate",
-        "proxy_attention.analysis.answer",
-        "proxy_attention.analysis.arms",
-        "proxy_attention.analysis.audit",
-        "proxy_attention.analysis.protocols",
-        "proxy_attention.analysis.selection",
-        "proxy_attention.data.datasets",
-        "proxy_attention.data.imagecache",
-        "proxy_attention.data.index",
-        "proxy_attention.data.split",
-    ),
-}
+# What the worker imports once: the libraries and package modules the workflow's scripts import
+# (training rounds, proxy steps, explain jobs and the batch-size finder; data, tables and figures),
+# and the Snakemake module a script job's preamble loads. A worker is only forked while it has one
+# thread (server.py checks): with the thread variables Snakemake sets for a job of `threads: 1`
+# (OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1, ...) none of these imports starts one.
+PRELOAD = (
+    "snakemake.script",
+    "numpy",
+    "pandas",
+    "PIL.Image",
+    "sklearn.datasets",
+    "sklearn.model_selection",
+    "scipy.stats",
+    "matplotlib",
+    "seaborn",
+    "torch",
+    "torchvision",
+    "timm",
+    "pytorch_grad_cam",
+    "proxy_attention.devices",
+    "proxy_attention.logs",
+    "proxy_attention.models",
+    "proxy_attention.train.batchsize",
+    "proxy_attention.train.schedule",
+    "proxy_attention.train.settings",
+    "proxy_attention.train.trainer",
+    "proxy_attention.train.trainset",
+    "proxy_attention.proxy.job",
+    "proxy_attention.analysis.explain",
+    "proxy_attention.analysis.aggregate",
+    "proxy_attention.analysis.answer",
+    "proxy_attention.analysis.arms",
+    "proxy_attention.analysis.audit",
+    "proxy_attention.analysis.protocols",
+    "proxy_attention.analysis.selection",
+    "proxy_attention.report.plots",
+    "proxy_attention.report.comparison",
+    "proxy_attention.report.gallery",
+    "proxy_attention.report.arms",
+    "proxy_attention.report.selection",
+    "proxy_attention.report.tensorboard",
+    "proxy_attention.data.datasets",
+    "proxy_attention.data.imagecache",
+    "proxy_attention.data.index",
+    "proxy_attention.data.split",
+)
 
 
 def _source_fingerprint() -> list[tuple[str, int, int]]:
@@ -108,9 +101,8 @@ def process_alive(pid: int, start_time: str | None = None) -> bool:
     return stat is not None and stat[0] != "Z" and (start_time is None or stat[19] == start_time)
 
 
-def worker_address(kind: str, environ: dict[str, str] | None = None) -> bytes | None:
-    """The abstract Unix socket address of this run's worker of ``kind`` (a key of :data:`PRELOAD`),
-    or ``None`` where jobs run without one.
+def worker_address(environ: dict[str, str] | None = None) -> bytes | None:
+    """The abstract Unix socket address of this run's worker, or ``None`` where jobs run without one.
 
     ``None`` outside a local run (no :data:`ENV_RUN`, or its process has ended), with
     ``PROXY_ATTENTION_WARM=0``, and off Linux (abstract sockets, ``SO_PEERCRED`` and
@@ -128,12 +120,11 @@ def worker_address(kind: str, environ: dict[str, str] | None = None) -> bytes | 
             os.getuid(),
             os.getcwd(),
             sorted(env.items()),
-            kind,
-            PRELOAD[kind],
+            PRELOAD,
             _source_fingerprint(),
         )
     )
-    return f"\0proxy-attention-{kind}-worker-".encode() + hashlib.sha256(key.encode()).hexdigest()[:32].encode()
+    return b"\0proxy-attention-worker-" + hashlib.sha256(key.encode()).hexdigest()[:32].encode()
 
 
 def run_pid(environ: dict[str, str] | None = None) -> int:

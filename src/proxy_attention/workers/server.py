@@ -1,21 +1,25 @@
-"""A warm worker: import what its kind of job uses once, then run each job in a fork of this process.
+"""The warm worker: import what the workflow's jobs use once, then run each job in a fork of this process.
 
-Started by the first job of a run that finds none (:mod:`proxy_attention.workers.client`), in
-its own session, with its log in ``results/logs/warm_worker.log``::
+Started by the first script job of a run that finds none (:mod:`proxy_attention.workers.launch`),
+in its own process group, with its log in ``results/logs/warm_worker.log``::
 
-    python -P -m proxy_attention.workers.server KIND ADDRESS_HEX
+    python -P -m proxy_attention.workers.server ADDRESS_HEX
 
 It binds its abstract address first (a second worker for the same address exits at once) and
-listens, then imports :data:`~proxy_attention.workers.address.PRELOAD` ``[KIND]``; jobs that
-connect meanwhile wait for it. Forking a process that runs threads is unsafe (a lock held by
-another thread stays locked in the child), so a worker that has more than one thread after its
-imports -- a job environment asking BLAS or OpenMP libraries for several threads, which some of
-them start at import -- takes no job: it answers each with a refusal, and the jobs import for
-themselves. A job sends its script, argv, working directory and environment, with its
-stdin, stdout and stderr as file descriptors; the worker forks a child that takes them over and
-runs the script as ``__main__`` (``runpy``), exactly as the job's own interpreter would after the
-same imports. The job's process waits and exits with the child's status. The worker runs no job
-code itself and starts no thread, so each child begins as a fresh interpreter would.
+listens, then imports :data:`~proxy_attention.workers.address.PRELOAD`; jobs that connect
+meanwhile wait for it. Forking a process that runs threads is unsafe (a lock held by another
+thread stays locked in the child), so a worker that has more than one thread after its imports --
+a job environment asking BLAS or OpenMP libraries for several threads, which some of them start at
+import -- takes no job: it answers each with a refusal, and the jobs import for themselves. A job
+sends its script, argv, working directory and environment, with its stdin, stdout and stderr as
+file descriptors; the worker forks a child that takes them over and runs the script as
+``__main__``, exactly as the job's own interpreter would after the same imports (the Snakemake
+preamble included: the ``snakemake`` object is built in the fork). The child ends as a fresh job's
+process does with :func:`proxy_attention.logs.end_job` -- logging flushed and shut down, the
+streams flushed, ``os._exit`` with the status, no ``atexit`` handlers -- after appending the line
+``warm worker: ran in a fork ... status, wall, CPU, max RSS`` to the job's log. The job's process
+waits and exits with the child's status. The worker runs no job code itself and starts no thread,
+so each child begins as a fresh interpreter would.
 
 A child dies with the worker (``PR_SET_PDEATHSIG``) and is killed when its job's process goes
 away (the connection closes: SIGKILL of the job, of Snakemake's process group); the worker ends
@@ -26,13 +30,15 @@ when its Snakemake run does, on SIGTERM/SIGINT/SIGHUP (killing its children), or
 from __future__ import annotations
 
 import argparse
+import builtins
 import contextlib
 import gc
 import importlib
 import io
 import json
+import logging
 import os
-import runpy
+import resource
 import selectors
 import signal
 import socket
@@ -40,8 +46,11 @@ import struct
 import sys
 import time
 import traceback
+import types
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from proxy_attention.logs import at_job_end, end_job
 from proxy_attention.workers.address import PRELOAD, THREAD_VARIABLES, process_alive, process_start_time, run_pid
 
 MAX_MESSAGE = 1 << 20
@@ -69,8 +78,59 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def _log_line(started: float) -> Callable[[int], None]:
+    """The job's last log line (the rule's ``log:``, else stderr): its status and the fork's own wall
+    time, CPU time and peak memory, which the job's ``benchmark:`` file cannot see (it measures the
+    waiting launcher)."""
+
+    def write(status: int) -> None:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+        line = (f"warm worker: ran in a fork of the run's worker (pid {os.getpid()}): status {status}, "
+                f"{time.monotonic() - started:.2f} s, CPU {cpu:.2f} s, "
+                f"max RSS {max(own.ru_maxrss, children.ru_maxrss) / 1024:.0f} MB")
+        logs = getattr(getattr(sys.modules["__main__"], "snakemake", None), "log", None)
+        with contextlib.suppress(OSError):
+            if logs:
+                with open(logs[0], "a") as f:
+                    print(line, file=f)
+            else:
+                print(line, file=sys.__stderr__, flush=True)
+
+    return write
+
+
+def _run_script(script: str) -> int:
+    """Run ``script`` as ``python SCRIPT`` would, as ``__main__``; return its exit status (negative:
+    the signal it must die of)."""
+    main = types.ModuleType("__main__")
+    main.__file__ = script
+    main.__builtins__ = builtins
+    sys.modules["__main__"] = main  # kept after the script ends: the log line reads its `snakemake`
+    try:
+        with open(script, "rb") as f:
+            code = compile(f.read(), script, "exec")
+        exec(code, main.__dict__)
+        return 0
+    except SystemExit as e:
+        if e.code is None or isinstance(e.code, int):
+            return e.code or 0
+        print(e.code, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # SIGINT: print the traceback, then die of the signal, as Python does
+        traceback.print_exc()
+        return -signal.SIGINT
+    except BaseException:  # noqa: BLE001 -- the job's traceback, as its own interpreter prints it
+        traceback.print_exc()
+        return 1
+
+
 def _run_child(request: dict, fds: list[int], close: list[int], parent: int) -> None:
-    """In the forked child: become the job (streams, directory, environment, argv) and run its script."""
+    """In the forked child: become the job (streams, directory, environment, argv), run its script and
+    end as a fresh job's process ends: :func:`proxy_attention.logs.end_job` (flush logging and the
+    streams, ``os._exit`` with the status; ``atexit`` handlers do not run), also where the script
+    did not call it."""
+    started = time.monotonic()
     code = 1
     try:
         os.setpgid(0, 0)  # its own process group: killing the job kills what it started too
@@ -93,36 +153,20 @@ def _run_child(request: dict, fds: list[int], close: list[int], parent: int) -> 
         os.environ.update(request["env"])
         sys.argv = list(request["argv"])
         sys.path.insert(0, os.path.dirname(request["script"]))  # as `python SCRIPT` sets it
-        from proxy_attention.workers import client
-
-        client.IN_WORKER = True
-        try:
-            runpy.run_path(request["script"], run_name="__main__")
-            code = 0
-        except SystemExit as e:
-            if e.code is None or isinstance(e.code, int):
-                code = e.code or 0
-            else:
-                print(e.code, file=sys.stderr)
-                code = 1
-        except KeyboardInterrupt:  # SIGINT: print the traceback, then die of the signal, as Python does
-            traceback.print_exc()
-            code = -signal.SIGINT
-        except BaseException:  # noqa: BLE001 -- the job's traceback, as its own interpreter prints it
-            traceback.print_exc()
-            code = 1
-        import atexit
-
-        atexit._run_exitfuncs()
+        at_job_end(_log_line(started))  # also when the script ends itself with end_job()
+        code = _run_script(request["script"])
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        if code < 0:
+        if code < 0:  # the log line, then die of the signal as Python does
+            _log_line(started)(code)
+            logging.shutdown()
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
             with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP have no handler to reset
                 signal.signal(-code, signal.SIG_DFL)
             os.kill(os.getpid(), -code)
-        os._exit(code if code >= 0 else 128 - code)
+            os._exit(128 - code)
+        end_job(code)
 
 
 def _send(conn: socket.socket, message: dict) -> None:
@@ -195,7 +239,7 @@ class Worker:
         self.selector.register(conn, selectors.EVENT_READ, ("conn", child))
         self.jobs[child] = job
         _send(conn, {"pid": child})
-        log(f"job pid {child} for client {pid}: {request.get('name') or request['script']}")
+        log(f"job pid {child} for client {pid}: {request['script']}")
 
     def reap(self) -> None:
         for pid in list(self.jobs):
@@ -262,7 +306,6 @@ class Worker:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=sorted(PRELOAD), help="which imports (address.PRELOAD)")
     parser.add_argument("address", help="the abstract socket address, hex")
     parser.add_argument("--idle", type=float, default=600.0, help="seconds without a job before it exits")
     args = parser.parse_args(argv)
@@ -276,14 +319,14 @@ def main(argv: list[str] | None = None) -> int:
     listener.listen(64)
     watch = run_pid()
     started = time.monotonic()
-    for name in PRELOAD[args.kind]:
+    for name in PRELOAD:
         importlib.import_module(name)
     threads = len(os.listdir("/proc/self/task"))
-    log(f"{args.kind}: imported {', '.join(PRELOAD[args.kind])} in {time.monotonic() - started:.2f} s; "
+    log(f"imported {', '.join(PRELOAD)} in {time.monotonic() - started:.2f} s; "
         f"serving Snakemake pid {watch}")
     refuse = None
     if threads > 1:
-        refuse = (f"the {args.kind} worker runs {threads} threads after its imports (thread settings "
+        refuse = (f"the worker runs {threads} threads after its imports (thread settings "
                   f"{ {k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ} }), "
                   "and a process with threads is not safe to fork")
         log(f"takes no job: {refuse}")
