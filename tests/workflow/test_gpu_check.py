@@ -82,7 +82,7 @@ def test_every_augmentation_arm_has_its_line(cpu_check):
 
 @pytest.mark.slow
 def test_end_to_end_runs_compared_row_by_row(cpu_check):
-    m = line(cpu_check, r"^8\. end to end, tiny\.yaml \(small: datasets, explain overridden\), snakemake --cores \d+: "
+    m = line(cpu_check, r"^8\. end to end, tiny\.yaml \(small: datasets, explain, run_folds overridden\), snakemake --cores \d+: "
                         r"cpu [\d.]+ s \(rounds [\d.]+ s\), cpu [\d.]+ s \(rounds [\d.]+ s\); (\d+) and (\d+) rows of "
                         r"runs\.csv, 0 in one run only$")
     assert int(m.group(1)) == int(m.group(2)) > 0
