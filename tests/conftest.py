@@ -51,17 +51,15 @@ def pytest_collection_modifyitems(config, items):
     """Everything under tests/workflow/ (Snakemake runs, long end-to-end scripts) is marked ``workflow``:
     ``pytest tests/unit`` or ``pytest -m "not workflow"`` runs the fast part alone.
 
-    Under ``-n 2 --dist loadgroup`` (pyproject.toml) a workflow test runs on the worker of its file, so a
-    module fixture's run is built once, and every test that reads the session's ``tiny_run`` on one worker,
-    so that run is built once; unit tests go to whichever worker is free.
+    Under ``-n 2 --dist loadfile`` (pyproject.toml) a file's tests run one after the other on one worker,
+    so a module fixture's run is built once (under ``loadgroup`` four module fixtures were built twice,
+    by ``--durations``); the session's ``tiny_run`` is built at most once per worker.
 
     The SLURM test last: it installs slurm-wlm, and once its cluster is stopped every later
     Snakemake start waits 9 s for the SLURM plugin's `scontrol show config` to time out."""
     for item in items:
         if WORKFLOW_TESTS in item.path.parents:
             item.add_marker(pytest.mark.workflow)
-            group = "tiny_run" if "tiny_run" in item.fixturenames else item.path.name
-            item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=lambda item: item.path.name == "test_slurm.py")
 
 
