@@ -117,10 +117,13 @@ def _connect_or_start(address: bytes) -> socket.socket | None:
     return None
 
 
-def _exit_like(code: int) -> None:
-    """End this process as the fork ended: its exit code, or the signal that killed it."""
+def exit_like(code: int) -> None:
+    """End this process with ``code``: an exit status, or (negative) the signal to die of, as Python
+    dies of an unhandled one. The launcher ends as its job's fork ended; the fork of a job killed by
+    a signal ends so too (:mod:`proxy_attention.workers.server`)."""
     for stream in (sys.stdout, sys.stderr):
-        stream.flush()
+        with contextlib.suppress(Exception):
+            stream.flush()
     if code < 0:
         with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP have no handler to reset
             signal.signal(-code, signal.SIG_DFL)
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     if is_script_job(argv):
         status = hand_off(argv[1])
         if status is not None:
-            _exit_like(status)
+            exit_like(status)
     os.execvp(argv[0], argv)
 
 

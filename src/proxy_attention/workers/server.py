@@ -52,6 +52,7 @@ from dataclasses import dataclass
 
 from proxy_attention.logs import at_job_end, end_job
 from proxy_attention.workers.address import PRELOAD, THREAD_VARIABLES, process_alive, process_start_time, run_pid
+from proxy_attention.workers.launch import exit_like
 
 MAX_MESSAGE = 1 << 20
 PR_SET_PDEATHSIG = 1
@@ -159,13 +160,7 @@ def _run_child(request: dict, fds: list[int], close: list[int], parent: int) -> 
         if code < 0:  # the log line, then die of the signal as Python does
             _log_line(started)(code)
             logging.shutdown()
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(Exception):
-                    stream.flush()
-            with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP have no handler to reset
-                signal.signal(-code, signal.SIG_DFL)
-            os.kill(os.getpid(), -code)
-            os._exit(128 - code)
+            exit_like(code)
         end_job(code)
 
 
