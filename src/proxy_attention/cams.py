@@ -1,27 +1,33 @@
-"""Batched class activation maps with pytorch-grad-cam, kept on the model's device.
+"""Batched class activation maps, kept on the model's device: pytorch-grad-cam's methods without its package.
 
-The library's CAM classes copy the target layer's activations and gradients to the CPU in
+pytorch-grad-cam's CAM classes copy the target layer's activations and gradients to the CPU in
 their hooks, compute each map in NumPy and resize the maps one by one with OpenCV
 (``scale_cam_image``); on a GPU the copies are most of the cost (pytorch-grad-cam issue #356).
-The classes here are the library's own, subclassed at its extension points (the hooks'
-``ActivationsAndGradients``, ``forward``, ``get_cam_weights`` / ``get_cam_image``,
-``compute_cam_per_layer``, ``aggregate_multi_layers``): the same formulas in torch on the
-model's device, the gradients of the target layer's outputs only (no backward pass below it),
-and ``scale_cam_image``'s min-max scaling and bilinear resize for the whole batch at once
-(:func:`scale_cams`). They return a torch tensor; ``tests/unit/test_cams.py`` compares every method's
-maps with the library's.
+The classes here have the library's shape -- a base class with its hooks and ``__call__``, and one
+small subclass per method giving ``get_cam_weights`` (N, C) or ``get_cam_image`` (N, h, w), the
+library's own extension points -- with the library's formulas in torch on the model's device, the
+gradients of the target layer's outputs only (no backward pass below it), and
+``scale_cam_image``'s min-max scaling and bilinear resize for the whole batch at once
+(:func:`scale_cams`). ``tests/unit/test_cams.py`` compares every method's maps with the library's
+classes (:data:`LIBRARY_CAM_METHODS`) to 1e-5.
 
-Two exceptions keep the library's results rather than its device: EigenCAM and
-EigenGradCAM project onto the first right singular vector, whose sign is whatever the SVD
-routine returns (the map of the other sign is a different map), so their (N, C, h, w)
-activation products go to the host for the library's own ``get_2d_projection`` (NumPy's
-LAPACK) and come back as (N, h, w) maps, scaled and resized on the device like the others.
+They do not subclass the library's classes, because importing its package costs a job 2.5 s and
+about 120 MB resident (``pytorch_grad_cam/__init__`` imports every method, and with them OpenCV,
+Matplotlib, SciPy and scikit-learn, none of which these classes use; measured after torch and
+timm on the 2-core machine, ``benchmarks/README.md`` §7): the proxy step and every CAM arm's
+training job paid that for ~40 lines of hook plumbing. The library is imported where its own code
+runs: the explain job's ROAD and confidence metrics, ``predict``'s overlay, the reference classes,
+and the projection of the two Eigen methods.
+
+Those two, EigenCAM and EigenGradCAM, project onto the first right singular vector, whose sign is
+whatever the SVD routine returns (the map of the other sign is a different map), so their
+(N, C, h, w) activation products go to the host for the library's own ``get_2d_projection``
+(NumPy's LAPACK) and come back as (N, h, w) maps, scaled and resized on the device like the others.
 
 CAMs always run in fp32 outside autocast, on the eager (never compiled) model,
 in the ``with`` form so hooks are removed; the model's train/eval mode is
-restored afterwards. pytorch-grad-cam swallows ``IndexError`` in ``__exit__``,
-so a CAM that produced nothing is detected here and raised, with the model and
-layer named.
+restored afterwards. A CAM that produced nothing is detected here and raised (pytorch-grad-cam's
+own classes, used as references, swallow ``IndexError`` in ``__exit__``), with the model and layer named.
 """
 
 from __future__ import annotations
@@ -29,19 +35,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pytorch_grad_cam import (
-    EigenCAM,
-    EigenGradCAM,
-    GradCAM,
-    GradCAMPlusPlus,
-    HiResCAM,
-    LayerCAM,
-    ScoreCAM,
-    XGradCAM,
-)
-from pytorch_grad_cam.activations_and_gradients import ActivationsAndGradients
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
 from torch import nn
 
 from proxy_attention.errors import CamError
@@ -65,10 +58,31 @@ def scale_cams(cams: torch.Tensor, target_size: tuple[int, int] | None = None) -
     return cams
 
 
-class DeviceActivationsAndGradients(ActivationsAndGradients):
-    """The library's hooks, keeping the activations where they were computed (the library's
-    ``detach=True`` path copies them to the CPU) and the layer's outputs themselves, so that
+class ClassifierOutputTarget:
+    """The score of one class, as pytorch-grad-cam's target of that name: ``output[..., category]``
+    (the library's classes accept it too)."""
+
+    def __init__(self, category: int):
+        self.category = category
+
+    def __call__(self, model_output: torch.Tensor) -> torch.Tensor:
+        if model_output.ndim == 1:
+            return model_output[self.category]
+        return model_output[:, self.category]
+
+
+class DeviceActivationsAndGradients:
+    """pytorch-grad-cam's hooks (``ActivationsAndGradients``), keeping the activations where they were
+    computed (the library's default copies them to the CPU) and the layer's outputs themselves, so that
     :meth:`DeviceCAM.forward` can ask autograd for their gradients alone."""
+
+    def __init__(self, model: nn.Module, target_layers, reshape_transform=None):
+        self.model = model
+        self.reshape_transform = reshape_transform
+        self.activations: list[torch.Tensor] = []
+        self.gradients: list[torch.Tensor] = []
+        self.outputs: list[torch.Tensor] = []
+        self.handles = [layer.register_forward_hook(self.save_activation) for layer in target_layers]
 
     def save_activation(self, module, input, output):
         activation = output
@@ -77,20 +91,19 @@ class DeviceActivationsAndGradients(ActivationsAndGradients):
         self.activations.append(activation.detach())
         self.outputs.append(output)
 
-    def save_gradient(self, module, input, output):
-        pass  # gradients come from torch.autograd.grad in DeviceCAM.forward, not from tensor hooks
-
     def __call__(self, x):
-        self.outputs = []
-        return super().__call__(x)
+        self.activations, self.gradients, self.outputs = [], [], []
+        return self.model(x)
 
-    def clear(self):
-        super().clear()
-        self.outputs = []
+    def release(self):
+        self.activations, self.gradients, self.outputs = [], [], []
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
 
 
 class DeviceCAM:
-    """Mixin over a pytorch-grad-cam class: maps as torch tensors on the model's device.
+    """The base of the CAM methods (pytorch-grad-cam's ``BaseCAM``): maps as torch tensors on the model's device.
 
     Subclasses give ``get_cam_weights`` (N, C) or ``get_cam_image`` (N, h, w) in torch;
     ``__call__`` returns the (N, H, W) float32 maps in [0, 1) as a tensor on the model's device.
@@ -100,10 +113,34 @@ class DeviceCAM:
     time at resnet18's last stage, profiled). The gradients are the same numbers either way.
     """
 
+    uses_gradients = True
+
     def __init__(self, model, target_layers, reshape_transform=None):
-        super().__init__(model, target_layers, reshape_transform)
-        self.activations_and_grads.release()  # the library's CPU-copying hooks
+        self.model = model
+        self.model.eval()
+        self.target_layers = target_layers
+        self.device = next(self.model.parameters()).device
+        self.reshape_transform = reshape_transform
         self.activations_and_grads = DeviceActivationsAndGradients(self.model, target_layers, reshape_transform)
+
+    def __call__(self, input_tensor, targets, eigen_smooth=False):
+        return self.forward(input_tensor, targets, eigen_smooth)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, exc_tb):
+        self.activations_and_grads.release()
+
+    def __del__(self):
+        hooks = getattr(self, "activations_and_grads", None)
+        if hooks is not None:
+            hooks.release()
+
+    def get_target_width_height(self, input_tensor):
+        if input_tensor.ndim != 4:
+            raise ValueError(f"input of shape {tuple(input_tensor.shape)}, not (N, C, H, W)")
+        return input_tensor.size(-1), input_tensor.size(-2)
 
     def forward(self, input_tensor, targets, eigen_smooth=False):
         input_tensor = input_tensor.to(self.device)
@@ -120,6 +157,9 @@ class DeviceCAM:
         cam_per_layer = self.compute_cam_per_layer(input_tensor, targets, eigen_smooth)
         hooks.outputs = []  # the autograd graph goes with them
         return self.aggregate_multi_layers(cam_per_layer)
+
+    def get_cam_weights(self, input_tensor, target_layer, targets, activations, grads):
+        raise NotImplementedError("a CAM method gives get_cam_weights or get_cam_image")
 
     def get_cam_image(self, input_tensor, target_layer, targets, activations, grads, eigen_smooth=False):
         if activations.ndim != 4:
@@ -149,12 +189,12 @@ def _spatial_sum(t: torch.Tensor) -> torch.Tensor:
     return t.sum(dim=(2, 3))
 
 
-class DeviceGradCAM(DeviceCAM, GradCAM):
+class DeviceGradCAM(DeviceCAM):
     def get_cam_weights(self, input_tensor, target_layer, targets, activations, grads):
         return grads.mean(dim=(2, 3))
 
 
-class DeviceGradCAMPlusPlus(DeviceCAM, GradCAMPlusPlus):
+class DeviceGradCAMPlusPlus(DeviceCAM):
     def get_cam_weights(self, input_tensor, target_layer, targets, activations, grads):
         grads_power_2 = grads**2
         grads_power_3 = grads_power_2 * grads
@@ -164,42 +204,47 @@ class DeviceGradCAMPlusPlus(DeviceCAM, GradCAMPlusPlus):
         return _spatial_sum(grads.clamp_min(0) * aij)
 
 
-class DeviceXGradCAM(DeviceCAM, XGradCAM):
+class DeviceXGradCAM(DeviceCAM):
     def get_cam_weights(self, input_tensor, target_layer, targets, activations, grads):
         sum_activations = _spatial_sum(activations)[:, :, None, None]
         return _spatial_sum(grads * activations / (sum_activations + 1e-7))
 
 
-class DeviceHiResCAM(DeviceCAM, HiResCAM):
+class DeviceHiResCAM(DeviceCAM):
     def get_cam_image(self, input_tensor, target_layer, targets, activations, grads, eigen_smooth=False):
         return (grads * activations).sum(dim=1)
 
 
-class DeviceLayerCAM(DeviceCAM, LayerCAM):
+class DeviceLayerCAM(DeviceCAM):
     def get_cam_image(self, input_tensor, target_layer, targets, activations, grads, eigen_smooth=False):
         return (grads.clamp_min(0) * activations).sum(dim=1)
 
 
 def _projection(t: torch.Tensor) -> torch.Tensor:
     """The library's ``get_2d_projection`` on the host (the SVD's sign is LAPACK's: module docstring)."""
+    from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
+
     return torch.from_numpy(get_2d_projection(t.cpu().numpy())).to(t.device)
 
 
-class DeviceEigenCAM(DeviceCAM, EigenCAM):
+class DeviceEigenCAM(DeviceCAM):
+    uses_gradients = False
+
     def get_cam_image(self, input_tensor, target_layer, targets, activations, grads, eigen_smooth=False):
         return _projection(activations)
 
 
-class DeviceEigenGradCAM(DeviceCAM, EigenGradCAM):
+class DeviceEigenGradCAM(DeviceCAM):
     def get_cam_image(self, input_tensor, target_layer, targets, activations, grads, eigen_smooth=False):
         return _projection(grads * activations)
 
 
-class DeviceScoreCAM(DeviceCAM, ScoreCAM):
+class DeviceScoreCAM(DeviceCAM):
     """ScoreCAM's weights with the scores kept on the device (the library reads each one with ``.item()``)
     and no progress bar; the same masked inputs, in the same batches of ``batch_size`` channels."""
 
     batch_size = 16  # the library's default
+    uses_gradients = False
 
     def get_cam_weights(self, input_tensor, target_layer, targets, activations, grads):
         with torch.no_grad():
@@ -216,17 +261,17 @@ class DeviceScoreCAM(DeviceCAM, ScoreCAM):
             return torch.softmax(scores, dim=-1)
 
 
-# the library's classes, for tests and benchmarks that compare with it
-LIBRARY_CAM_METHODS = {
-    "gradcam": GradCAM,
-    "gradcampp": GradCAMPlusPlus,
-    "xgradcam": XGradCAM,
-    "hirescam": HiResCAM,
-    "layercam": LayerCAM,
-    "eigencam": EigenCAM,
-    "eigengradcam": EigenGradCAM,
-    "scorecam": ScoreCAM,
-}
+def __getattr__(name: str):
+    """``LIBRARY_CAM_METHODS``: pytorch-grad-cam's own classes, for the tests and benchmarks that compare
+    with them; imported on first use, so that a job that only makes CAMs never imports the library."""
+    if name == "LIBRARY_CAM_METHODS":
+        import pytorch_grad_cam as lib
+
+        return {"gradcam": lib.GradCAM, "gradcampp": lib.GradCAMPlusPlus, "xgradcam": lib.XGradCAM,
+                "hirescam": lib.HiResCAM, "layercam": lib.LayerCAM, "eigencam": lib.EigenCAM,
+                "eigengradcam": lib.EigenGradCAM, "scorecam": lib.ScoreCAM}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 CAM_METHODS = {
     "gradcam": DeviceGradCAM,
@@ -298,7 +343,7 @@ def cam_maps(
     finally:
         model.train(was_training)
     if filled != n:
-        # pytorch-grad-cam's __exit__ swallows IndexError; never report a silent failure as success
+        # pytorch-grad-cam's own classes' __exit__ swallows IndexError; never report a silent failure as success
         raise CamError(f"{method} on {model_name} at layer '{layer_name}' produced no CAM (an error was swallowed)")
     if not torch.isfinite(out).all():
         raise CamError(f"{method} on {model_name} at layer '{layer_name}' produced non-finite values")

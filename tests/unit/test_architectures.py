@@ -138,8 +138,11 @@ def test_error_inside_the_cam_names_model_and_layer():
         compute_cams(model, x, [0, 1], "gradcam", "layer4", model.layer4, broken)
 
 
-def test_swallowed_index_error_is_not_success():
-    """pytorch-grad-cam's __exit__ swallows IndexError; the step must still fail."""
+def test_swallowed_index_error_is_not_success(monkeypatch):
+    """pytorch-grad-cam's own classes' __exit__ swallows IndexError; a step run with them must still fail.
+    The project's classes do not swallow it: the error itself is raised, naming model and layer."""
+    from proxy_attention import cams as cams_module
+
     torch.manual_seed(0)
     model = create_model("resnet18", 3)
     model.train()
@@ -147,6 +150,10 @@ def test_swallowed_index_error_is_not_success():
     def index_error(_t):
         raise IndexError("swallowed by pytorch-grad-cam")
 
+    with pytest.raises(CamError, match=r"gradcam on resnet18 at layer 'layer4' failed: IndexError: swallowed"):
+        compute_cams(model, torch.randn(2, 3, 64, 64), [0, 1], "gradcam", "layer4", model.layer4, index_error)
+    assert model.training
+    monkeypatch.setattr(cams_module, "CAM_METHODS", cams_module.LIBRARY_CAM_METHODS)
     with pytest.raises(CamError, match=r"resnet18 at layer 'layer4' produced no CAM \(an error was swallowed\)"):
         compute_cams(model, torch.randn(2, 3, 64, 64), [0, 1], "gradcam", "layer4", model.layer4, index_error)
     assert model.training, "the model's mode is restored even when the CAM fails"

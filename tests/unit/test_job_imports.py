@@ -49,6 +49,18 @@ def test_job_does_not_import_what_it_does_not_use(script):
     assert loaded_by(script, MUST_NOT_LOAD[script]) == []
 
 
+@pytest.mark.parametrize("module", ["proxy_attention.proxy.job", "proxy_attention.cams"])
+def test_making_cams_imports_no_pytorch_grad_cam(module):
+    """The proxy step (train_proxy's fresh interpreter) and the CAM arms' training jobs make their CAMs with
+    proxy_attention.cams, whose classes do not import the library's package: it pulls in OpenCV, Matplotlib,
+    SciPy and scikit-learn (2.5 s, ~120 MB per job; benchmarks/README.md section 7)."""
+    heavy = ["pytorch_grad_cam", "cv2", "matplotlib", "sklearn", "scipy", "ttach"]
+    probe = f"import sys, {module}\nprint(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == []
+
+
 def test_the_probe_sees_a_heavy_import():
     # the check can fail: the explain job does use pytorch-grad-cam, and the probe must see it
     assert "pytorch_grad_cam" in loaded_by("explain", ["pytorch_grad_cam"])
