@@ -201,8 +201,7 @@ def test_killed_run_resumes_to_the_same_numbers(tmp_path):
 
 def test_the_warm_worker_gives_the_numbers_of_fresh_interpreters(finished, tmp_path):
     """The default local run forks its torch jobs from one warm worker (proxy_attention.workers); with
-    PROXY_ATTENTION_WARM=0 every job is its own interpreter, and a train_proxy job runs its proxy step in
-    one more (workers/fresh.py). Same weights, same proxy images, same numbers."""
+    PROXY_ATTENTION_WARM=0 every job is its own interpreter. Same weights, same numbers."""
     cold = tmp_path / "cold"
     cold.mkdir()
     snakemake(cold, env={**os.environ, "PROXY_ATTENTION_WARM": "0"})
@@ -210,10 +209,6 @@ def test_the_warm_worker_gives_the_numbers_of_fresh_interpreters(finished, tmp_p
     assert train_logs and all("ran in a fork of the run's worker" in p.read_text() for p in train_logs)
     assert not any("ran in a fork" in p.read_text() for p in (cold / "results/logs/train").rglob("*.log"))
     assert not (cold / "results/logs/warm_worker.log").exists()
-    # a cold train_proxy job ran its proxy step in a fresh interpreter (workers/fresh.py), a warm fork in place
-    fresh = "proxy_attention.proxy.job:write_proxy_step in a fresh interpreter"
-    assert any(fresh in p.read_text() for p in (cold / "results/logs/train").rglob("*.log"))
-    assert not any(fresh in p.read_text() for p in train_logs)
     # the worker of the finished run ended with its Snakemake process
     assert (finished / "results/logs/warm_worker.log").read_text().rstrip().endswith("exit")
     cols = ["fold", "method", "config", "round", "test_acc", "val_acc", "test_loss", "val_loss", "images_seen",

@@ -1,14 +1,18 @@
 """Train one round of a run (round 0, a baseline, matched-baseline or proxy round) and evaluate it.
 
-A proxy round's job first runs the proxy step before it (outputs ``manifest``, ``images``...), in a
-fresh interpreter when this one has not loaded torch (``proxy_attention.workers.fresh``), then the round.
+A proxy round's job first runs the proxy step before it (outputs ``manifest``, ``images``...): the
+process that pays torch's and timm's start-up once does both.
 """
 
 from pathlib import Path
 
 from proxy_attention.devices import claim_gpus
 from proxy_attention.logs import end_job, setup_logging
-from proxy_attention.workers.fresh import call_fresh
+from proxy_attention.train.batchsize import read_batch_size
+from proxy_attention.train.schedule import parse_schedule
+from proxy_attention.train.settings import TrainSettings
+from proxy_attention.train.trainer import train_round
+from proxy_attention.train.trainset import load_round, search_set, write_record
 
 setup_logging(snakemake.log[0])
 claim_gpus(snakemake.resources.get("gpu", 0))  # a free GPU of a multi-GPU machine, before CUDA starts
@@ -18,27 +22,17 @@ params = dict(snakemake.params.settings)
 fold = (snakemake.input.split, snakemake.input.cache, int(w.fold), w.protocol, int(w.seed), snakemake.params.round)
 manifests = list(snakemake.input.get("manifests", []))
 if "manifest" in snakemake.output.keys() and not snakemake.params.get("random_location"):
-    # train_proxy: the proxy step r, then round r with its images. The step runs in a fresh interpreter
-    # (workers/fresh.py): what only it imports and allocates is gone before the round trains.
-    step = call_fresh(
-        "proxy_attention.proxy.job:write_proxy_step",
-        dict(
-            zip(("split_csv", "cache_npy", "fold", "protocol", "seed", "round_"), fold),
-            checkpoint=snakemake.input.init,
-            out_dir=str(Path(snakemake.output.manifest).parent),
-            **snakemake.params.proxy_step,
-            threads=params["torch_threads"],  # the config's torch_threads, not --cores
-        ),
-        snakemake.log[0],
+    # train_proxy: the proxy step r, then round r with its images
+    from proxy_attention.proxy.job import write_proxy_step
+
+    step = write_proxy_step(
+        *fold,
+        snakemake.input.init,
+        out_dir=Path(snakemake.output.manifest).parent,
+        **snakemake.params.proxy_step,
+        threads=params["torch_threads"],  # the config's torch_threads, not --cores
     )
     manifests.append(step)
-# imported after the step, so that a fresh interpreter runs it before this one loads torch
-from proxy_attention.train.batchsize import read_batch_size  # noqa: E402
-from proxy_attention.train.schedule import parse_schedule  # noqa: E402
-from proxy_attention.train.settings import TrainSettings  # noqa: E402
-from proxy_attention.train.trainer import train_round  # noqa: E402
-from proxy_attention.train.trainset import load_round, search_set, write_record  # noqa: E402
-
 # the controls (proxy/controls.py): their extra images, or their own edit at another place
 replay_rows, matched_extra = None, 0
 if snakemake.params.get("first_step"):  # a shared round 1: the first proxy step's selection, recomputed

@@ -52,10 +52,10 @@ from dataclasses import dataclass
 
 from proxy_attention.logs import at_job_end, end_job
 from proxy_attention.workers.address import PRELOAD, THREAD_VARIABLES, process_alive, process_start_time, run_pid
-from proxy_attention.workers.fresh import die_with_parent
 from proxy_attention.workers.launch import exit_like
 
 MAX_MESSAGE = 1 << 20
+PR_SET_PDEATHSIG = 1
 
 
 def log(message: str) -> None:
@@ -68,6 +68,15 @@ class Job:
     pid: int  # of the fork
     started: float
     pidfd: int | None = None
+
+
+def _die_with_parent(parent: int) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the worker died before prctl took effect
+        os._exit(1)
 
 
 def _log_line(started: float) -> Callable[[int], None]:
@@ -126,7 +135,7 @@ def _run_child(request: dict, fds: list[int], close: list[int], parent: int) -> 
     code = 1
     try:
         os.setpgid(0, 0)  # its own process group: killing the job kills what it started too
-        die_with_parent(parent)
+        _die_with_parent(parent)
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
