@@ -1,9 +1,12 @@
 """SaliencyMix, Attentive CutMix and KeepAugment with hand-made saliency maps (the trainer
 passes the model's CAM as cam_fn; here the maps are given)."""
 
+import numpy as np
 import torch
 
+from proxy_attention.augment.base import box_bounds, box_mask, draw_seed, mixed_targets
 from proxy_attention.augment.registry import build_augmentation
+from proxy_attention.augment.saliency import AttentiveCutMix, SaliencyMix, _cams, grid_cells
 
 
 def gen(seed):
@@ -192,3 +195,92 @@ def test_keepaugment_erases_a_flat_map_and_spares_when_no_box_qualifies():
     # a box of the image's side holds >= 1/4 of a flat map wherever it is: none below tau 0.2
     out, _ = build_augmentation("keepaugment", {"size": 1.0, "tau": 0.2}, 2)(x, y, gen(1), fixed(flat))
     assert torch.equal(out, x)
+
+
+# --- the batched code against the implementation it replaced ----------------------------------
+# SaliencyMix and Attentive CutMix used to permute the whole maps by partner before taking the
+# peak / the cell sums; now they take each map's peak / cell sums and permute those. The old
+# __call__ bodies are kept here, verbatim, as the reference: the outputs must be bit-identical.
+
+
+class _OldSaliencyMix(SaliencyMix):
+    def __call__(self, x01, y, gen, cam_fn=None):
+        n, _, h, w = x01.shape
+        lam = torch.from_numpy(np.random.default_rng(draw_seed(gen)).beta(self.alpha, self.alpha, size=n))
+        partner = torch.randperm(n, generator=gen)
+        apply = torch.rand(n, generator=gen) < self.prob
+        if not bool(apply.any()):
+            return self._identity(x01, y)
+        cams = _cams(self, cam_fn, x01, y)[partner]  # the source image's map
+        peak = cams.flatten(1).argmax(1)
+        cy, cx = peak // w, peak % w
+        ratio = torch.sqrt(1.0 - lam)
+        cut_h = (h * ratio).long()
+        cut_w = (w * ratio).long()
+        yl, yh = box_bounds(cy, cut_h, h)
+        xl, xh = box_bounds(cx, cut_w, w)
+        mask = box_mask(yl, yh, xl, xh, h, w, "cpu") & apply.view(n, 1, 1)
+        return self._finish(x01, y, partner, mask)
+
+
+class _OldAttentiveCutMix(AttentiveCutMix):
+    def __call__(self, x01, y, gen, cam_fn=None):
+        n, _, h, w = x01.shape
+        g = self.grid
+        partner = torch.randperm(n, generator=gen)
+        apply = torch.rand(n, generator=gen) < self.prob
+        if not bool(apply.any()):
+            return self._identity(x01, y)
+        cams = _cams(self, cam_fn, x01, y)[partner].double()
+        cell = (grid_cells(h, g)[:, None] * g + grid_cells(w, g)[None, :]).flatten()  # (H*W,)
+        idx = cell.expand(n, -1)
+        sums = torch.zeros(n, g * g, dtype=torch.float64).scatter_add_(1, idx, cams.flatten(1))
+        counts = torch.zeros(g * g, dtype=torch.float64).scatter_add_(0, cell, torch.ones(h * w, dtype=torch.float64))
+        means = torch.where(counts > 0, sums / counts.clamp(min=1), torch.full_like(sums, -1.0))  # empty cells last
+        top = means.topk(min(self.top_k, g * g), dim=1).indices
+        chosen = torch.zeros(n, g * g, dtype=torch.bool).scatter_(1, top, True)
+        mask = chosen.gather(1, idx).view(n, h, w) & apply.view(n, 1, 1)
+        return self._old_finish(x01, y, partner, mask)
+
+    def _old_finish(self, x01, y, partner, mask):
+        n, _, h, w = x01.shape
+        w_partner = mask.flatten(1).sum(1).double() / (h * w)
+        mask_d = mask.to(x01.device)[:, None]
+        out = torch.where(mask_d, x01[partner.to(x01.device)], x01)
+        return out, mixed_targets(y, partner, w_partner.float(), self.num_classes, self.label_smoothing)
+
+
+def _map_kinds(n, h, w, seed):
+    """CAM-like maps in [0, 1): continuous, coarse (many ties for argmax and topk), and flat."""
+    g = gen(seed)
+    smooth = torch.rand(n, h, w, generator=g)
+    coarse = (torch.rand(n, h, w, generator=g) * 4).floor() / 4
+    flat = torch.zeros(n, h, w)
+    return {"continuous": smooth, "coarse": coarse, "flat": flat}
+
+
+def test_saliency_paste_arms_match_the_previous_implementation_bit_for_bit():
+    shapes = [(7, 16, 12), (64, 64, 64), (5, 5, 5)]  # odd batch; the bench's batch; fewer pixels than cells
+    cases = [
+        (SaliencyMix, _OldSaliencyMix, dict(num_classes=10, label_smoothing=0.1, alpha=1.0, prob=0.6)),
+        (SaliencyMix, _OldSaliencyMix, dict(num_classes=10, alpha=0.4)),
+        (AttentiveCutMix, _OldAttentiveCutMix, dict(num_classes=10, label_smoothing=0.1, prob=0.6)),
+        (AttentiveCutMix, _OldAttentiveCutMix, dict(num_classes=10, grid=4, top_k=5)),
+    ]
+    compared = 0
+    for n, h, w in shapes:
+        x = torch.rand(n, 3, h, w, generator=gen(n * h))
+        y = torch.randint(0, 10, (n,), generator=gen(w))
+        for kind, cams in _map_kinds(n, h, w, seed=n + h + w).items():
+            for new_cls, old_cls, opts in cases:
+                new, old = new_cls(**opts), old_cls(**opts)
+                for seed in range(4):
+                    g_new, g_old = gen(seed), gen(seed)
+                    out_new, t_new = new(x, y, g_new, fixed(cams))
+                    out_old, t_old = old(x, y, g_old, fixed(cams))
+                    what = f"{new_cls.__name__} {opts} {kind} maps, batch {(n, h, w)}, seed {seed}"
+                    assert torch.equal(out_new, out_old), what
+                    assert torch.equal(t_new, t_old), what
+                    assert torch.equal(g_new.get_state(), g_old.get_state()), what  # the same draws
+                    compared += 1
+    assert compared == len(shapes) * 3 * len(cases) * 4

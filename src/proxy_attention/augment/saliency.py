@@ -23,6 +23,7 @@ when at least one image is augmented.
 
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import numpy as np
@@ -55,7 +56,7 @@ class _SaliencyPaste(BatchAugmentation):
         n, _, h, w = x01.shape
         w_partner = mask.flatten(1).sum(1).double() / (h * w)
         mask_d = mask.to(x01.device)[:, None]
-        out = torch.where(mask_d, x01[partner.to(x01.device)], x01)
+        out = torch.where(mask_d, x01.index_select(0, partner.to(x01.device)), x01)
         return out, mixed_targets(y, partner, w_partner.float(), self.num_classes, self.label_smoothing)
 
     def _identity(self, x01, y):
@@ -78,8 +79,8 @@ class SaliencyMix(_SaliencyPaste):
         apply = torch.rand(n, generator=gen) < self.prob
         if not bool(apply.any()):
             return self._identity(x01, y)
-        cams = _cams(self, cam_fn, x01, y)[partner]  # the source image's map
-        peak = cams.flatten(1).argmax(1)
+        # the peak of the source image's map: each map's peak, then the partner's
+        peak = _cams(self, cam_fn, x01, y).flatten(1).argmax(1)[partner]
         cy, cx = peak // w, peak % w
         ratio = torch.sqrt(1.0 - lam)
         cut_h = (h * ratio).long()
@@ -95,6 +96,16 @@ def grid_cells(size: int, grid: int) -> torch.Tensor:
     floor((i+1)*size/grid))``."""
     edges = (torch.arange(1, grid + 1) * size) // grid
     return torch.bucketize(torch.arange(size), edges, right=True)
+
+
+@functools.lru_cache(maxsize=16)
+def _cell_layout(h: int, w: int, grid: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``grid x grid`` cell index of each of the ``h*w`` pixels (row-major) and each cell's
+    pixel count (float64), made once per image size; read-only."""
+    cell = (grid_cells(h, grid)[:, None] * grid + grid_cells(w, grid)[None, :]).flatten()
+    counts = torch.zeros(grid * grid, dtype=torch.float64).scatter_add_(
+        0, cell, torch.ones(h * w, dtype=torch.float64))
+    return cell, counts
 
 
 class AttentiveCutMix(_SaliencyPaste):
@@ -115,11 +126,11 @@ class AttentiveCutMix(_SaliencyPaste):
         apply = torch.rand(n, generator=gen) < self.prob
         if not bool(apply.any()):
             return self._identity(x01, y)
-        cams = _cams(self, cam_fn, x01, y)[partner].double()
-        cell = (grid_cells(h, g)[:, None] * g + grid_cells(w, g)[None, :]).flatten()  # (H*W,)
+        cams = _cams(self, cam_fn, x01, y).double()
+        cell, counts = _cell_layout(h, w, g)
         idx = cell.expand(n, -1)
-        sums = torch.zeros(n, g * g, dtype=torch.float64).scatter_add_(1, idx, cams.flatten(1))
-        counts = torch.zeros(g * g, dtype=torch.float64).scatter_add_(0, cell, torch.ones(h * w, dtype=torch.float64))
+        # each map's cell sums, then the source's (its rows, not its whole map, taken by partner)
+        sums = torch.zeros(n, g * g, dtype=torch.float64).scatter_add_(1, idx, cams.flatten(1))[partner]
         means = torch.where(counts > 0, sums / counts.clamp(min=1), torch.full_like(sums, -1.0))  # empty cells last
         top = means.topk(min(self.top_k, g * g), dim=1).indices
         chosen = torch.zeros(n, g * g, dtype=torch.bool).scatter_(1, top, True)
