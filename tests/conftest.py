@@ -25,16 +25,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # every start (benchmarks/README.md, section 6). The tests that do not use SLURM see no SLURM
 # configuration, as on a machine without SLURM: scontrol then fails at once. test_slurm.py gives its
 # commands the real one (slurm_env()).
-SLURM_CONF = os.environ.get("SLURM_CONF")  # the machine's, if it names one
+# The machine's SLURM_CONF ("" for none), kept in the environment: this file is imported more than once
+# (by pytest, and as `conftest` by the test modules), and xdist's workers inherit the first setting.
+if "PROXY_ATTENTION_TESTS_SLURM_CONF" not in os.environ:
+    os.environ["PROXY_ATTENTION_TESTS_SLURM_CONF"] = os.environ.get("SLURM_CONF", "")
 os.environ["SLURM_CONF"] = os.devnull
 
 
 def slurm_env(**extra) -> dict:
     """The environment with the machine's SLURM configuration, for the commands of the SLURM test."""
     env = {k: v for k, v in os.environ.items() if k != "SLURM_CONF"}
-    if SLURM_CONF is not None:
-        env["SLURM_CONF"] = SLURM_CONF
+    if os.environ["PROXY_ATTENTION_TESTS_SLURM_CONF"]:
+        env["SLURM_CONF"] = os.environ["PROXY_ATTENTION_TESTS_SLURM_CONF"]
     return {**env, **extra}
+
+
 # The config's model check remembers what passed (proxy_attention.modelcheck): in a folder of this
 # test session, shared by its Snakemake runs, never the user's ~/.cache.
 os.environ["PROXY_ATTENTION_CACHE"] = tempfile.mkdtemp(prefix="proxy-attention-tests-")
