@@ -5,12 +5,11 @@ plain arm's results are kept, byte for byte), and the report gets the arms' tabl
 """
 
 import hashlib
-import shutil
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import TINY
+from conftest import TINY, copy_run
 from conftest import run_snakemake as snakemake
 from test_workflow import SUMMARY_RULES, planned_jobs
 
@@ -26,9 +25,8 @@ def digest(folder):
 
 
 @pytest.fixture(scope="module")
-def with_cutmix(tiny_run, tmp_path_factory):
-    work = tmp_path_factory.mktemp("cutmix") / "work"
-    shutil.copytree(tiny_run, work, symlinks=True)
+def with_cutmix(tiny_run_built, tmp_path_factory):
+    work = copy_run(tiny_run_built, tmp_path_factory.mktemp("cutmix") / "work")  # the session's finished tiny run
     cfg = yaml.safe_load(TINY.read_text())
     cfg["augmentations"] = ["none", "cutmix"]
     cfg["augmentation_options"] = {"cutmix": {"alpha": 1.0}}

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import TINY
+from conftest import TINY, copy_run
 from conftest import run_snakemake as snakemake
 from PIL import Image
 
@@ -139,12 +139,18 @@ def control_config(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def control_run(tmp_path_factory):
+def control_run(tiny_run_built, tmp_path_factory):
+    """The plan of the control grid in an empty folder (what it trains from scratch), and the grid run
+    to the end on a copy of the session's finished tiny run: the jobs the two grids share (the data,
+    round 0, the baseline, the gradcampp proxy rounds, the shared matched rounds) are not trained again,
+    the same jobs with the same numbers."""
     tmp = tmp_path_factory.mktemp("controls")
     config = control_config(tmp)
-    dry = snakemake(tmp, "-n", config=config).stdout
-    snakemake(tmp, config=config)
-    return tmp, dry
+    (tmp / "empty").mkdir()
+    dry = snakemake(tmp / "empty", "-n", config=config).stdout
+    work = copy_run(tiny_run_built, tmp / "work")
+    snakemake(work, config=config)
+    return work, dry
 
 
 def _jobs(dry: str) -> dict[str, int]:

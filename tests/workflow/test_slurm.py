@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import slurm_env
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "tools" / "slurm"
@@ -59,9 +60,11 @@ def _snakemake_cmd() -> list[str]:
 
 
 def _run(cmd, *, timeout, env=None, log: Path | None = None):
+    """``cmd`` with the machine's SLURM configuration (the other tests' Snakemake starts see none: conftest)."""
     t0 = time.monotonic()
     p = subprocess.run(
-        [str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, env=env
+        [str(c) for c in cmd], capture_output=True, text=True, timeout=timeout,
+        env=slurm_env() if env is None else env,
     )
     dt = time.monotonic() - t0
     if log is not None:
@@ -79,7 +82,7 @@ def slurm_cluster():
     was_running = bool(
         Path("/run/slurmctld.pid").is_file()
         and shutil.which("sinfo")
-        and subprocess.run(["sinfo", "-h"], capture_output=True).returncode == 0
+        and subprocess.run(["sinfo", "-h"], capture_output=True, env=slurm_env()).returncode == 0
     )
     p, dt = _run(["bash", SCRIPTS / "start_local_cluster.sh"], timeout=900)
     if p.returncode == 3:
@@ -90,7 +93,7 @@ def slurm_cluster():
     print(f"local SLURM cluster up in {dt:.1f}s")
     yield
     if not was_running and not os.environ.get("SLURM_TEST_KEEP_CLUSTER"):
-        subprocess.run(["bash", SCRIPTS / "stop_local_cluster.sh"], capture_output=True)
+        subprocess.run(["bash", SCRIPTS / "stop_local_cluster.sh"], capture_output=True, env=slurm_env())
 
 
 @pytest.fixture(scope="session")
@@ -120,9 +123,9 @@ def run_local(workflow: Path, configfile: Path, outdir: Path, cores: int = 2):
 def run_slurm(workflow: Path, configfile: Path, outdir: Path, jobs: int = 2):
     """The workflow through `--executor slurm` (tools/slurm/run_tiny_grid.sh)."""
     # poll every 2 s: the local cluster answers at once, and Snakemake's 10 s made this test 10 minutes long
-    env = dict(os.environ, SNAKEMAKE=" ".join(_snakemake_cmd()), SLURM_JOBS=str(jobs),
-               SLURM_STATUS_INIT_S=os.environ.get("SLURM_STATUS_INIT_S", "2"),
-               SLURM_STATUS_EVERY_S=os.environ.get("SLURM_STATUS_EVERY_S", "2"))
+    env = slurm_env(SNAKEMAKE=" ".join(_snakemake_cmd()), SLURM_JOBS=str(jobs),
+                    SLURM_STATUS_INIT_S=os.environ.get("SLURM_STATUS_INIT_S", "2"),
+                    SLURM_STATUS_EVERY_S=os.environ.get("SLURM_STATUS_EVERY_S", "2"))
     p, dt = _run(
         ["bash", SCRIPTS / "run_tiny_grid.sh", workflow, configfile, outdir, "--retries", 0],
         timeout=RUN_TIMEOUT_S,
@@ -162,17 +165,19 @@ def compare_runs(a_csv: Path, b_csv: Path, value_columns=VALUE_COLUMNS, atol=1e-
 
 
 @pytest.mark.parametrize("workflow,configfile", WORKFLOWS)
-def test_tiny_grid_slurm_matches_local(slurm_cluster, slurm_plugin, tiny_run, tmp_path, workflow, configfile):
+def test_tiny_grid_slurm_matches_local(slurm_cluster, slurm_plugin, request, tmp_path, workflow, configfile):
     assert (workflow / "Snakefile").is_file(), workflow
     assert configfile.is_file(), configfile
 
-    if configfile == TINY:
-        local = tiny_run  # the end-to-end tests' local run of the same config
-    else:
+    if configfile != TINY:
         local = tmp_path / "local"
         run_local(workflow, configfile, local)
     t_slurm, log = run_slurm(workflow, configfile, tmp_path / "slurm")
     print(f"SLURM run {t_slurm:.1f}s")
+    if configfile == TINY:
+        # the end-to-end tests' local run of the same config, asked for only now: another worker
+        # builds it while this one runs the grid through SLURM
+        local = request.getfixturevalue("tiny_run_built")
 
     # the jobs really went through SLURM; tables and figures ran beside Snakemake (localrule: True)
     assert "has been submitted with SLURM jobid" in log
