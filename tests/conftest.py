@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import imagehash
@@ -143,7 +144,18 @@ def copy_run(finished: Path, workdir: Path) -> Path:
 def tiny_run_built(tmp_path_factory):
     """One finished local run of tests/configs/tiny.yaml for the whole session (all workers): never
     written to; ``tiny_run`` hands out copies, and runs that extend the tiny grid start from one."""
-    return built_once(tmp_path_factory, "tiny_run", run_snakemake)
+    return built_once(tmp_path_factory, "tiny_run", run_and_let_the_worker_end)
+
+
+def run_and_let_the_worker_end(workdir: Path, timeout_s: float = 60) -> None:
+    """The tiny run, then up to ``timeout_s`` for its warm worker to see the run end and log its last
+    line (``exit``), which it does just after Snakemake returns: a copy taken at once would have the log
+    without it. A worker that never ends is not waited for past that: the test that reads its log fails."""
+    run_snakemake(workdir)
+    log = workdir / "results" / "logs" / "warm_worker.log"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and log.exists() and not log.read_text().rstrip().endswith("exit"):
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")
