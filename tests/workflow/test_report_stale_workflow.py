@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 import yaml
-from conftest import TINY, run_snakemake, write_colour_classes
+from conftest import TINY, copy_run, run_snakemake, write_colour_classes
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +92,7 @@ def test_a_changed_training_setting_gives_an_out_of_date_report(tiny_run, tmp_pa
 def test_a_deleted_fold_gives_an_out_of_date_report(tiny_run, tmp_path):
     """Issue 25 item 7: `rm -rf .../fold1`, then the report showed fold 1's numbers from runs.csv."""
     work = tmp_path / "work"
-    shutil.copytree(tiny_run, work, symlinks=True)
+    copy_run(tiny_run, work)
     shutil.rmtree(work / RUN / "fold1")
     warning = report(work, tmp_path)
     assert warning.startswith("OUT OF DATE"), warning

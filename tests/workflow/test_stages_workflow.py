@@ -7,13 +7,12 @@ and the selection, that a configuration entering the top runs only its own confi
 fold of either stage can be rerun, and that the report shows both stages.
 """
 
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, copy_run
 from conftest import run_snakemake as snakemake
 from test_workflow import planned_jobs
 
@@ -120,7 +119,7 @@ def test_changing_the_screens_test_numbers_leaves_the_selection_unchanged(staged
 
 def test_a_configuration_entering_the_top_runs_only_its_confirm_jobs(staged, tmp_path):
     work = tmp_path / "top2"
-    shutil.copytree(staged, work, symlinks=True, copy_function=shutil.copy2)
+    copy_run(staged, work)
     path = variant(tmp_path, lambda c: c["stages"]["screen"].update(select_top=2))
     proc = snakemake(work, config=path)
     ran = {line.split()[-1].rstrip(":") for line in proc.stdout.splitlines() + proc.stderr.splitlines()
